@@ -1,0 +1,85 @@
+# risk — see README.md.  `make`, `make check`, `make bench`, `make demo`,
+# `make install PREFIX=/usr/local DESTDIR=`.
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Ilib
+PKG_CONFIG ?= pkg-config
+
+SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
+SQLITE_LIBS   := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null || echo -lsqlite3)
+CURL_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS     := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
+# Debian 12's libjq ships no .pc file.
+JQ_LIBS       ?= -ljq
+
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS)
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:.c=.o)
+CMD_SRC  := $(wildcard cmd/risk-*.c)
+PROGS    := $(patsubst cmd/%.c,bin/%,$(CMD_SRC))
+CMD_OBJ  := cmd/util.o
+# Only the programs that talk to the legacy service link libcurl: it
+# costs every process about 5 ms to load.
+FETCH_PROGS := bin/risk-fetch bin/risk-drain
+MANS     := $(wildcard man/*.1 man/*.7)
+
+all: $(PROGS)
+
+lib/librisk.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+%.o: %.c lib/risk.h lib/internal.h cmd/cmd.h $(wildcard lib/*.h)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+bin/%: cmd/%.o $(CMD_OBJ) lib/librisk.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $< $(CMD_OBJ) lib/librisk.a \
+	    $(if $(filter $@,$(FETCH_PROGS)),$(CURL_LIBS)) $(JQ_LIBS) \
+	    $(SQLITE_LIBS) -lm $(LDLIBS)
+
+# ---- tests ----------------------------------------------------------------
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:.c=)
+
+tests/unit/test_%: tests/unit/test_%.c lib/librisk.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/librisk.a \
+	    $(CURL_LIBS) $(JQ_LIBS) $(SQLITE_LIBS) -lm -lcmocka $(LDFLAGS)
+
+check: all $(UNIT_BIN)
+	@tests/run
+
+lint-man:
+	@tests/lint-man
+
+bench: all
+	@bench/run
+
+demo: all
+	@scripts/demo
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+
+clean:
+	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin
+
+.PHONY: all check lint-man bench demo install clean
+.SECONDARY: $(LIB_OBJ) $(patsubst bin/%,cmd/%.o,$(PROGS)) $(CMD_OBJ)

@@ -1,0 +1,60 @@
+/*
+ * cmd.h — what the command mains share: diagnostics, option helpers and
+ * careful exits.  Only cmd/ prints diagnostics or calls exit().
+ */
+#ifndef RISK_CMD_H
+#define RISK_CMD_H
+
+#include <getopt.h>
+#include <stdnoreturn.h>
+
+#include "risk.h"
+
+extern const char *progname;
+extern int verbose;		/* -1 with -q, 0 by default, 1+ with -v */
+
+/* Options every program takes; values above any short option. */
+enum {
+	OPT_DB = 1000,
+	OPT_QUEUE,
+	OPT_STAGE,
+	OPT_COMMON_END
+};
+#define COMMON_LONGOPTS \
+	{ "db", required_argument, NULL, OPT_DB }, \
+	{ "queue", required_argument, NULL, OPT_QUEUE }, \
+	{ "stage", required_argument, NULL, OPT_STAGE }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "version", no_argument, NULL, 'V' }
+
+/* Make sure fds 0-2 are open (cron, CGI), then remember our name. */
+void cmd_init(const char *name);
+/* Handle a common option; false if c is not one of them. */
+bool cmd_common(int c, const char *arg, struct risk_db_opts *o,
+    void (*usage)(FILE *));
+/* "risk-x: " fmt on stderr (errors; never silenced). */
+void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, silenced by -q. */
+void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only with -v. */
+void cmd_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void cmd_die(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A bad option value: message, usage on stderr, exit 2. */
+noreturn void cmd_badopt(void (*usage)(FILE *), const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int64_t cmd_duration(const char *opt, const char *s, void (*usage)(FILE *));
+long cmd_number(const char *opt, const char *s, long min, long max,
+    void (*usage)(FILE *));
+/* An ID shown safely in a message: control bytes as '?', shortened. */
+const char *cmd_safe(const char *s, char *buf, size_t sz);
+/* Flush and check stdout: RISK_EXIT_ERROR on a write error, else st. */
+int cmd_fshut(int st);
+/* Print the version and exit 0. */
+noreturn void cmd_version(void);
+/* Open the database or die with the right status. */
+struct risk_db *cmd_open(struct risk_db_opts *o);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * risk-enqueue — put companies on the fetch queue, or redrive dead
+ * letters back onto it.
+ *
+ * Idempotent: a company already queued keeps its entry (an earlier due
+ * time wins for entries not yet tried; a retry keeps its backoff).  Work
+ * is batched in write transactions committed whenever input pauses and
+ * every BATCH IDs, so a million IDs cost one pass and memory stays flat.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#define BATCH 10000
+#define MAX_REDRIVES 3
+
+enum { OPT_DELAY = OPT_COMMON_END, OPT_MAX_REDRIVES, OPT_REDRIVE };
+
+static const struct option longopts[] = {
+	COMMON_LONGOPTS,
+	{ "delay", required_argument, NULL, OPT_DELAY },
+	{ "max-redrives", required_argument, NULL, OPT_MAX_REDRIVES },
+	{ "redrive", no_argument, NULL, OPT_REDRIVE },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct enq {
+	struct risk_db *db;
+	int64_t due;
+	int max_redrives;
+	bool redrive;
+	int pending;
+	long added, already, dead, redriven;
+	int status;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: risk-enqueue [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
+	    "                    [--delay DUR] [ID ...]\n"
+	    "       risk-enqueue --redrive [--max-redrives N] [-hqVv] [--db PATH]\n"
+	    "                    [--stage NAME] [--queue PATH] [ID ...]\n");
+}
+
+static void
+worse(struct enq *q, int st)
+{
+	if (st == RISK_EXIT_TEMPFAIL || q->status == RISK_EXIT_TEMPFAIL)
+		q->status = RISK_EXIT_TEMPFAIL;
+	else if (st > q->status)
+		q->status = st;
+}
+
+/* A database error ends the run: what was committed stays committed. */
+static int
+fatal(struct enq *q, int r, const char *err)
+{
+	cmd_err("%s", err);
+	worse(q, risk_exit_status(r));
+	risk_db_rollback(q->db);
+	return 1;
+}
+
+static int
+commit(struct enq *q)
+{
+	char err[RISK_ERRLEN];
+	int r;
+
+	q->pending = 0;
+	if (risk_db_in_txn(q->db) &&
+	    (r = risk_db_commit(q->db, err)) != RISK_OK)
+		return fatal(q, r, err);
+	return 0;
+}
+
+static int
+idle(void *arg)
+{
+	return commit(arg);
+}
+
+static int
+one(const char *id, void *arg)
+{
+	struct enq *q = arg;
+	char err[RISK_ERRLEN];
+	bool isnew, queued;
+	int r;
+
+	if (q->redrive) {
+		r = risk_redrive(q->db, id, risk_now_ms(), q->max_redrives,
+		    err);
+		if (r == RISK_OK) {
+			q->redriven++;
+		} else if (r == RISK_ENOTFOUND || r == RISK_EFULL) {
+			cmd_err("%s", err);
+			worse(q, RISK_EXIT_PARTIAL);
+		} else {
+			return fatal(q, r, err);
+		}
+		return 0;
+	}
+	if (!risk_db_in_txn(q->db) && (r = risk_db_begin(q->db, err)) !=
+	    RISK_OK)
+		return fatal(q, r, err);
+	if ((r = risk_enqueue(q->db, id, risk_now_ms() + q->due, &isnew,
+	    &queued, err)) != RISK_OK)
+		return fatal(q, r, err);
+	if (isnew)
+		q->added++;
+	else if (queued)
+		q->already++;
+	else {
+		q->dead++;
+		cmd_warn("%s: dead-lettered; not queued (use --redrive)", id);
+		worse(q, RISK_EXIT_PARTIAL);
+	}
+	if (++q->pending >= BATCH)
+		return commit(q);
+	return 0;
+}
+
+static void
+bad(const char *id, const char *reason, void *arg)
+{
+	char buf[80];
+
+	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
+	worse(arg, RISK_EXIT_ERROR);
+}
+
+static int
+collect(const struct risk_dead *d, void *arg)
+{
+	FILE *fp = arg;
+
+	fprintf(fp, "%s\n", d->id);
+	return 0;
+}
+
+/* --redrive with no IDs: every dead letter (listed first, then moved). */
+static void
+redrive_all(struct enq *q)
+{
+	char err[RISK_ERRLEN], *buf = NULL, *line, *next;
+	size_t len = 0;
+	FILE *fp;
+	int r;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		cmd_die(RISK_EXIT_ERROR, "out of memory");
+	r = risk_dead_each(q->db, collect, fp, err);
+	if (fclose(fp) != 0)
+		cmd_die(RISK_EXIT_ERROR, "out of memory");
+	if (r != RISK_OK) {
+		free(buf);
+		fatal(q, r, err);
+		return;
+	}
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		if (one(line, q) != 0)
+			break;
+	}
+	free(buf);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct enq q = { .max_redrives = MAX_REDRIVES };
+	struct risk_loop loop = { .id = one, .bad = bad, .idle = idle,
+	    .arg = &q, .fd = 0 };
+	char err[RISK_ERRLEN];
+	bool delay = false;
+	int c, r;
+
+	cmd_init("risk-enqueue");
+	while ((c = getopt_long(argc, argv, "hqVv", longopts, NULL)) != -1) {
+		if (cmd_common(c, optarg, &dbo, usage))
+			continue;
+		switch (c) {
+		case OPT_DELAY:
+			q.due = cmd_duration("delay", optarg, usage);
+			delay = true;
+			break;
+		case OPT_MAX_REDRIVES:
+			q.max_redrives = (int)cmd_number("max-redrives",
+			    optarg, 0, 1000000, usage);
+			break;
+		case OPT_REDRIVE:
+			q.redrive = true;
+			break;
+		default:
+			usage(stderr);
+			return RISK_EXIT_ERROR;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (q.redrive && delay)
+		cmd_badopt(usage, "--delay does not go with --redrive");
+
+	risk_db_opts_env(&dbo);
+	q.db = cmd_open(&dbo);
+	if (q.redrive && argc == 0)
+		redrive_all(&q);
+	else if ((r = risk_loop(argc, argv, &loop, err)) != 0 &&
+	    q.status == RISK_EXIT_OK) {
+		cmd_err("%s", err);
+		worse(&q, RISK_EXIT_ERROR);
+	}
+	commit(&q);
+	risk_db_close(q.db);
+	if (q.redrive)
+		cmd_info("%ld redriven", q.redriven);
+	else
+		cmd_info("%ld queued, %ld already queued, %ld dead-lettered",
+		    q.added, q.already, q.dead);
+	return cmd_fshut(q.status);
+}

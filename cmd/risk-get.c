@@ -1,0 +1,252 @@
+/*
+ * risk-get — answer from the cache; queue misses and stale records.
+ *
+ * Never talks to the legacy service and never links libcurl: a lookup is
+ * one primary-key probe.  Enqueues made while answering are batched in a
+ * write transaction that is committed whenever input pauses, every
+ * BATCH enqueues and at the end, so neither a long pipe nor a slow typist
+ * holds the write lock for long.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#define BATCH 10000
+
+enum { OPT_ALL = OPT_COMMON_END, OPT_JQ, OPT_MAX_AGE, OPT_NF_MAX_AGE,
+	OPT_NO_ENQUEUE };
+
+static const struct option longopts[] = {
+	COMMON_LONGOPTS,
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "jq", required_argument, NULL, OPT_JQ },
+	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
+	{ "no-enqueue", no_argument, NULL, OPT_NO_ENQUEUE },
+	{ "not-found-max-age", required_argument, NULL, OPT_NF_MAX_AGE },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct get {
+	struct risk_db *db;
+	struct risk_printer out;
+	int64_t now;
+	int64_t max_age;
+	int64_t nf_max_age;
+	bool enqueue;
+	int pending;		/* enqueues in the open transaction */
+	int status;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: risk-get [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
+	    "                [--max-age DUR] [--not-found-max-age DUR]\n"
+	    "                [--no-enqueue] [--jq FILTER] [--all | ID ...]\n");
+}
+
+static void
+worse(struct get *g, int st)
+{
+	if (st == RISK_EXIT_TEMPFAIL || g->status == RISK_EXIT_TEMPFAIL)
+		g->status = RISK_EXIT_TEMPFAIL;
+	else if (st > g->status)
+		g->status = st;
+}
+
+static int
+commit(struct get *g)
+{
+	char err[RISK_ERRLEN];
+	int r;
+
+	if (!risk_db_in_txn(g->db))
+		return 0;
+	g->pending = 0;
+	if ((r = risk_db_commit(g->db, err)) != RISK_OK) {
+		cmd_err("%s", err);
+		worse(g, risk_exit_status(r));
+		g->enqueue = false;
+	}
+	return 0;
+}
+
+static int
+idle(void *arg)
+{
+	struct get *g = arg;
+
+	commit(g);
+	fflush(stdout);
+	return 0;
+}
+
+/* Queue a fetch; false (and enqueueing stops) on a database error. */
+static bool
+enqueue(struct get *g, const char *id)
+{
+	char err[RISK_ERRLEN];
+	bool isnew, queued;
+	int r;
+
+	if (!g->enqueue)
+		return false;
+	if (!risk_db_in_txn(g->db) && (r = risk_db_begin(g->db, err)) !=
+	    RISK_OK)
+		goto fail;
+	if ((r = risk_enqueue(g->db, id, g->now, &isnew, &queued, err)) !=
+	    RISK_OK)
+		goto fail;
+	if (++g->pending >= BATCH)
+		commit(g);
+	return queued;
+fail:
+	if (r == RISK_ERDONLY)
+		cmd_err("%s (use --no-enqueue to only read)", err);
+	else
+		cmd_err("%s", err);
+	worse(g, risk_exit_status(r));
+	risk_db_rollback(g->db);
+	g->enqueue = false;
+	return false;
+}
+
+static int
+print(struct get *g, struct risk_view *v)
+{
+	char err[RISK_ERRLEN];
+	int r;
+
+	if ((r = risk_print_view(&g->out, v, err)) == RISK_OK)
+		return 0;
+	if (r == RISK_EIO) {
+		cmd_err("standard output: write error");
+		exit(RISK_EXIT_ERROR);
+	}
+	cmd_err("%s: %s", v->id, err);
+	worse(g, RISK_EXIT_ERROR);
+	return 0;
+}
+
+static int
+one(const char *id, void *arg)
+{
+	struct get *g = arg;
+	struct risk_record rec;
+	struct risk_view v = { .id = id, .now_ms = g->now };
+	char err[RISK_ERRLEN];
+	int r;
+
+	r = g->db != NULL ? risk_record_get(g->db, id, &rec, err) :
+	    RISK_ENOTFOUND;
+	if (r == RISK_OK) {
+		v.rec = &rec;
+		v.max_age_ms = rec.found ? g->max_age : g->nf_max_age;
+		if (g->now - rec.fetched_at > v.max_age_ms)
+			v.queued = enqueue(g, id);
+		if (!rec.found)
+			worse(g, RISK_EXIT_PARTIAL);
+	} else if (r == RISK_ENOTFOUND) {
+		v.queued = enqueue(g, id);
+		worse(g, RISK_EXIT_PARTIAL);
+	} else {
+		cmd_err("%s", err);
+		worse(g, risk_exit_status(r));
+		return 0;
+	}
+	return print(g, &v);
+}
+
+static void
+bad(const char *id, const char *reason, void *arg)
+{
+	char buf[80];
+
+	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
+	worse(arg, RISK_EXIT_ERROR);
+}
+
+static int
+all(const struct risk_record *rec, void *arg)
+{
+	struct get *g = arg;
+	struct risk_view v = { .id = rec->id, .rec = rec, .now_ms = g->now,
+	    .max_age_ms = rec->found ? g->max_age : g->nf_max_age };
+
+	return print(g, &v);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct get g = { .max_age = 3600 * 1000, .nf_max_age = 900 * 1000,
+	    .enqueue = true };
+	struct risk_loop loop = { .id = one, .bad = bad, .idle = idle,
+	    .arg = &g, .fd = 0 };
+	const char *jq = NULL;
+	char err[RISK_ERRLEN];
+	bool listall = false;
+	int c, r;
+
+	cmd_init("risk-get");
+	while ((c = getopt_long(argc, argv, "hqVv", longopts, NULL)) != -1) {
+		if (cmd_common(c, optarg, &dbo, usage))
+			continue;
+		switch (c) {
+		case OPT_ALL:
+			listall = true;
+			break;
+		case OPT_JQ:
+			jq = optarg;
+			break;
+		case OPT_MAX_AGE:
+			g.max_age = cmd_duration("max-age", optarg, usage);
+			break;
+		case OPT_NF_MAX_AGE:
+			g.nf_max_age = cmd_duration("not-found-max-age",
+			    optarg, usage);
+			break;
+		case OPT_NO_ENQUEUE:
+			g.enqueue = false;
+			break;
+		default:
+			usage(stderr);
+			return RISK_EXIT_ERROR;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (listall && argc > 0)
+		cmd_badopt(usage, "--all takes no IDs");
+
+	if (jq != NULL && risk_filter_new(&g.out.filter, jq, err) != RISK_OK)
+		cmd_badopt(usage, "--jq: %s", err);
+	g.out.fp = stdout;
+	risk_db_opts_env(&dbo);
+	dbo.readonly = !g.enqueue || listall;
+	r = risk_db_open(&g.db, &dbo, err);
+	if (r == RISK_ENOTFOUND)	/* nothing cached yet: all misses */
+		g.db = NULL;
+	else if (r != RISK_OK)
+		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
+		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
+	g.now = risk_now_ms();
+
+	if (listall) {
+		if (g.db != NULL &&
+		    (r = risk_record_each(g.db, all, &g, err)) != RISK_OK) {
+			cmd_err("%s", err);
+			worse(&g, risk_exit_status(r));
+		}
+	} else if ((r = risk_loop(argc, argv, &loop, err)) != 0) {
+		cmd_err("%s", err);
+		worse(&g, RISK_EXIT_ERROR);
+	}
+	commit(&g);
+	risk_db_close(g.db);
+	risk_filter_free(g.out.filter);
+	return cmd_fshut(g.status);
+}

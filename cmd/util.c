@@ -1,0 +1,203 @@
+/*
+ * util.c — diagnostics and exits for the command mains.
+ *
+ * Every message has one form, "risk-x: subject: reason", one line on
+ * stderr.  Standard output carries data only, and its last flush is
+ * checked so that a full disk changes the exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+const char *progname = "risk";
+int verbose;
+
+void
+cmd_init(const char *name)
+{
+	int fd;
+
+	/* Under cron or a web server 0-2 may be closed: the first file we
+	 * open must not become stdout. */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	progname = name;
+}
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+	char buf[2048];
+	int n;
+
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (n < 0)
+		return;
+	/* one write: lines from concurrent processes do not interleave */
+	fprintf(stderr, "%s: %s\n", progname, buf);
+}
+
+void
+cmd_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+cmd_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbose < 0)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+cmd_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+cmd_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+cmd_badopt(void (*usage)(FILE *), const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	usage(stderr);
+	exit(RISK_EXIT_ERROR);
+}
+
+bool
+cmd_common(int c, const char *arg, struct risk_db_opts *o,
+    void (*usage)(FILE *))
+{
+	switch (c) {
+	case OPT_DB:
+		o->path = arg;
+		return true;
+	case OPT_QUEUE:
+		o->queue = arg;
+		return true;
+	case OPT_STAGE:
+		o->stage = arg;
+		return true;
+	case 'V':
+		cmd_version();
+	case 'h':
+		usage(stdout);
+		exit(cmd_fshut(RISK_EXIT_OK));
+	case 'q':
+		verbose = -1;
+		return true;
+	case 'v':
+		if (verbose >= 0)
+			verbose++;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int64_t
+cmd_duration(const char *opt, const char *s, void (*usage)(FILE *))
+{
+	char err[RISK_ERRLEN];
+	int64_t ms;
+
+	if (risk_duration_parse(s, &ms, err) != RISK_OK)
+		cmd_badopt(usage, "--%s: %s", opt, err);
+	return ms;
+}
+
+long
+cmd_number(const char *opt, const char *s, long min, long max,
+    void (*usage)(FILE *))
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < min || n > max)
+		cmd_badopt(usage, "--%s: %s: not a number from %ld to %ld",
+		    opt, s, min, max);
+	return n;
+}
+
+const char *
+cmd_safe(const char *s, char *buf, size_t sz)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < sz; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
+		    '?' : s[i];
+	buf[i] = '\0';
+	if (s[i] != '\0' && sz > 4)
+		memcpy(buf + sz - 4, "...", 4);
+	return buf;
+}
+
+int
+cmd_fshut(int st)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cmd_err("standard output: %s", strerror(errno ? errno : EIO));
+		return RISK_EXIT_ERROR;
+	}
+	return st;
+}
+
+void
+cmd_version(void)
+{
+	printf("%s %s\n", progname, RISK_VERSION);
+	exit(cmd_fshut(RISK_EXIT_OK));
+}
+
+struct risk_db *
+cmd_open(struct risk_db_opts *o)
+{
+	char err[RISK_ERRLEN];
+	struct risk_db *db;
+	int r;
+
+	if ((r = risk_db_open(&db, o, err)) != RISK_OK)
+		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
+		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
+	return db;
+}

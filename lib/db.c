@@ -1,0 +1,525 @@
+/*
+ * db.c — opening, creating and migrating the database.
+ *
+ * Invariants:
+ * - Every connection has busy_timeout and synchronous=NORMAL; the file is
+ *   in WAL mode from the moment the schema is created, so readers never
+ *   wait for the drainer and a crash loses at most uncommitted work.
+ * - A file is ours only if its application_id says so.  A foreign SQLite
+ *   file (or a non-SQLite file) is refused before anything is written.
+ * - Schema changes happen under BEGIN IMMEDIATE and bump user_version, so
+ *   two processes opening a new file at once create it exactly once.
+ * - The queue tables may live in a file of their own (attached as "q"),
+ *   so that a web user can queue fetches without write access to the
+ *   records.  SQL names tables unqualified; only DDL names the schema.
+ *   Work spanning both files is ordered so that a crash between the two
+ *   commits leaves a company in both places, never in neither.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define APP_ID_MAIN 0x5249534b	/* "RISK" */
+#define APP_ID_QUEUE 0x5249534b	/* the same: a queue file is ours too */
+#define SCHEMA_VERSION 1
+#define BUSY_DEFAULT_MS 10000
+
+static const char schema_main[] =
+    "CREATE TABLE IF NOT EXISTS main.record ("
+    "  id TEXT PRIMARY KEY,"
+    "  status TEXT,"			/* NULL: legacy service said 404 */
+    "  changed_at INTEGER,"		/* seconds */
+    "  fetched_at INTEGER NOT NULL"	/* milliseconds */
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS main.dead ("
+    "  id TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  redrives INTEGER NOT NULL DEFAULT 0,"
+    "  enqueued_at INTEGER NOT NULL,"
+    "  died_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS main.dead_died ON dead(died_at);"
+    "CREATE TABLE IF NOT EXISTS main.fetch_log ("
+    "  at INTEGER NOT NULL,"		/* milliseconds */
+    "  id TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL,"		/* stored not_found retry dead ... */
+    "  http INTEGER,"
+    "  ms INTEGER,"
+    "  reason TEXT"
+    ") STRICT;"
+    "CREATE INDEX IF NOT EXISTS main.fetch_log_at ON fetch_log(at);"
+    "CREATE TABLE IF NOT EXISTS main.drain_run ("
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL,"
+    "  claimed INTEGER NOT NULL, stored INTEGER NOT NULL,"
+    "  not_found INTEGER NOT NULL, retried INTEGER NOT NULL,"
+    "  dead INTEGER NOT NULL, released INTEGER NOT NULL,"
+    "  exit_status INTEGER NOT NULL"
+    ") STRICT;";
+
+/*
+ * due: when the entry is next visible.  A claim sets token and moves due
+ * to the end of the lease; an entry whose lease ran out is simply due.
+ */
+static const char schema_queue[] =
+    "CREATE TABLE IF NOT EXISTS %s.queue ("
+    "  id TEXT PRIMARY KEY,"
+    "  due INTEGER NOT NULL,"		/* milliseconds */
+    "  token INTEGER,"			/* lease holder; NULL when free */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  redrives INTEGER NOT NULL DEFAULT 0,"
+    "  enqueued_at INTEGER NOT NULL,"
+    "  last_error TEXT"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS %s.queue_due ON queue(due, id);"
+    "CREATE INDEX IF NOT EXISTS %s.queue_lease ON queue(due)"
+    "  WHERE token IS NOT NULL;";
+
+int
+risk__dberr(struct risk_db *db, int rc, char *err, const char *what)
+{
+	const char *msg = db != NULL && db->h != NULL ?
+	    sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return risk_seterr(err, RISK_EBUSY,
+		    "%s: database is locked (waited %lld ms)", what,
+		    db != NULL ? (long long)db->busy_ms : 0LL);
+	case SQLITE_READONLY:
+		return risk_seterr(err, RISK_ERDONLY,
+		    "%s: database is read-only", what);
+	case SQLITE_FULL:
+		return risk_seterr(err, RISK_EDB, "%s: disk full", what);
+	case SQLITE_NOTADB:
+		return risk_seterr(err, RISK_EDB,
+		    "%s: not a risk database (not an SQLite file)", what);
+	case SQLITE_CORRUPT:
+		return risk_seterr(err, RISK_EDB,
+		    "%s: database is corrupt", what);
+	case SQLITE_NOMEM:
+		return risk_seterr(err, RISK_ENOMEM, "%s: out of memory", what);
+	default:
+		return risk_seterr(err, RISK_EDB, "%s: %s", what, msg);
+	}
+}
+
+sqlite3_stmt *
+risk__stmt(struct risk_db *db, enum risk_stmt s, const char *sql, char *err)
+{
+	int rc;
+
+	if (db->st[s] == NULL) {
+		rc = sqlite3_prepare_v3(db->h, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &db->st[s], NULL);
+		if (rc != SQLITE_OK) {
+			risk__dberr(db, rc, err, db->path);
+			return NULL;
+		}
+	} else {
+		sqlite3_reset(db->st[s]);
+		sqlite3_clear_bindings(db->st[s]);
+	}
+	return db->st[s];
+}
+
+sqlite3_stmt *
+risk__qstmt(struct risk_db *db, enum risk_stmt s, const char *fmt, char *err)
+{
+	char sql[2048];
+	const char *schema = db->split ? "q" : "main";
+	int n;
+
+	if (db->st[s] != NULL)
+		return risk__stmt(db, s, NULL, err);
+	/* fmt names the schema by position only, as %1$s */
+	n = snprintf(sql, sizeof sql, fmt, schema, schema, schema, schema);
+	if (n < 0 || (size_t)n >= sizeof sql) {
+		risk_seterr(err, RISK_EINVAL, "statement too long");
+		return NULL;
+	}
+	return risk__stmt(db, s, sql, err);
+}
+
+void
+risk_db_opts_env(struct risk_db_opts *o)
+{
+	const char *e;
+	int64_t ms;
+
+	if (o->path == NULL && (e = getenv("RISK_DB")) != NULL && *e != '\0')
+		o->path = e;
+	if (o->queue == NULL && (e = getenv("RISK_QUEUE")) != NULL &&
+	    *e != '\0')
+		o->queue = e;
+	if (o->stage == NULL && (e = getenv("RISK_STAGE")) != NULL &&
+	    *e != '\0')
+		o->stage = e;
+	if (o->busy_ms < 0 && (e = getenv("RISK_LOCK_TIMEOUT")) != NULL &&
+	    risk_duration_parse(e, &ms, NULL) == RISK_OK)
+		o->busy_ms = ms;
+}
+
+static bool
+stage_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '_'))
+			return false;
+	return i > 0 && i <= 32;
+}
+
+/* path with "-stage" before its extension: risk.db -> risk-dev.db */
+static int
+staged(const char *path, const char *stage, char *out, size_t outsz)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	int n;
+
+	if (stage == NULL)
+		n = snprintf(out, outsz, "%s", path);
+	else if (dot == NULL || (slash != NULL && dot < slash) ||
+	    dot == (slash != NULL ? slash + 1 : path))
+		n = snprintf(out, outsz, "%s-%s", path, stage);
+	else
+		n = snprintf(out, outsz, "%.*s-%s%s", (int)(dot - path), path,
+		    stage, dot);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+int
+risk_db_path(const struct risk_db_opts *o, char *out, size_t outsz,
+    char *err)
+{
+	char def[PATH_MAX];
+	const char *base, *home;
+	int n;
+
+	if (o->stage != NULL && !stage_valid(o->stage))
+		return risk_seterr(err, RISK_EINVAL,
+		    "%s: invalid stage name (1 to 32 of A-Z a-z 0-9 _ -)",
+		    o->stage);
+	if (o->path != NULL) {
+		base = o->path;
+	} else {
+		if ((home = getenv("XDG_STATE_HOME")) != NULL &&
+		    home[0] == '/')
+			n = snprintf(def, sizeof def, "%s/risk/risk.db", home);
+		else if ((home = getenv("HOME")) != NULL && home[0] == '/')
+			n = snprintf(def, sizeof def,
+			    "%s/.local/state/risk/risk.db", home);
+		else
+			return risk_seterr(err, RISK_EINVAL,
+			    "no database: set --db, RISK_DB or HOME");
+		if (n < 0 || (size_t)n >= sizeof def)
+			return risk_seterr(err, RISK_EINVAL,
+			    "default database path too long");
+		base = def;
+	}
+	if (staged(base, o->stage, out, outsz) != 0)
+		return risk_seterr(err, RISK_EINVAL, "%s: path too long", base);
+	return RISK_OK;
+}
+
+/* mkdir -p of the folder holding path. */
+static int
+mkparent(const char *path, char *err)
+{
+	char buf[PATH_MAX];
+	char *p;
+	int n;
+
+	n = snprintf(buf, sizeof buf, "%s", path);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return risk_seterr(err, RISK_EINVAL, "%s: path too long", path);
+	if ((p = strrchr(buf, '/')) == NULL || p == buf)
+		return RISK_OK;
+	*p = '\0';
+	for (p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return risk_seterr(err, RISK_EDB, "%s: %s", buf,
+			    strerror(errno));
+		if ((*p = c) == '\0')
+			break;
+	}
+	return RISK_OK;
+}
+
+static int
+pragma_int(struct risk_db *db, const char *sql, int *v, char *err,
+    const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return risk__dberr(db, rc, err, what);
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, what);
+	return RISK_OK;
+}
+
+static int
+exec(struct risk_db *db, const char *sql, char *err, const char *what)
+{
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? RISK_OK : risk__dberr(db, rc, err, what);
+}
+
+/*
+ * Check one schema (main or q) and create it when the file is new.
+ * Reads the header fields first; writes only to an empty file or one
+ * that is already ours.
+ */
+static int
+prepare_schema(struct risk_db *db, const char *schema, bool withmain,
+    bool withqueue, const char *what, char *err)
+{
+	char sql[2048];
+	int app, ver, nobj, r, n;
+
+	n = snprintf(sql, sizeof sql, "PRAGMA %s.application_id", schema);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return risk_seterr(err, RISK_EINVAL, "schema name too long");
+	if ((r = pragma_int(db, sql, &app, err, what)) != RISK_OK)
+		return r;
+	snprintf(sql, sizeof sql, "PRAGMA %s.user_version", schema);
+	if ((r = pragma_int(db, sql, &ver, err, what)) != RISK_OK)
+		return r;
+	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION)
+		return RISK_OK;		/* the fast, common path */
+	if (app != 0 && app != APP_ID_MAIN)
+		return risk_seterr(err, RISK_EDB,
+		    "%s: not a risk database (application_id %d)", what, app);
+	if (ver > SCHEMA_VERSION)
+		return risk_seterr(err, RISK_EDB,
+		    "%s: database schema %d is newer than this risk (%d)",
+		    what, ver, SCHEMA_VERSION);
+	if (app == 0) {
+		snprintf(sql, sizeof sql,
+		    "SELECT count(*) FROM %s.sqlite_master", schema);
+		if ((r = pragma_int(db, sql, &nobj, err, what)) != RISK_OK)
+			return r;
+		if (nobj != 0)
+			return risk_seterr(err, RISK_EDB,
+			    "%s: not a risk database (it has other tables)",
+			    what);
+	}
+	if (db->readonly)
+		return risk_seterr(err, RISK_ERDONLY,
+		    "%s: database not created yet", what);
+	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
+	if ((r = exec(db, sql, err, what)) != RISK_OK)
+		return r;
+	if ((r = risk_db_begin(db, err)) != RISK_OK)
+		return r;
+	/* Re-read inside the write lock: another process may have won. */
+	snprintf(sql, sizeof sql, "PRAGMA %s.user_version", schema);
+	if ((r = pragma_int(db, sql, &ver, err, what)) != RISK_OK)
+		goto fail;
+	if (ver == SCHEMA_VERSION) {
+		risk_db_rollback(db);
+		return RISK_OK;
+	}
+	if (withmain && (r = exec(db, schema_main, err, what)) != RISK_OK)
+		goto fail;
+	if (withqueue) {
+		n = snprintf(sql, sizeof sql, schema_queue, schema, schema,
+		    schema);
+		if (n < 0 || (size_t)n >= sizeof sql) {
+			r = risk_seterr(err, RISK_EINVAL, "schema too long");
+			goto fail;
+		}
+		if ((r = exec(db, sql, err, what)) != RISK_OK)
+			goto fail;
+	}
+	snprintf(sql, sizeof sql,
+	    "PRAGMA %s.application_id=%d; PRAGMA %s.user_version=%d",
+	    schema, APP_ID_MAIN, schema, SCHEMA_VERSION);
+	if ((r = exec(db, sql, err, what)) != RISK_OK)
+		goto fail;
+	return risk_db_commit(db, err);
+fail:
+	risk_db_rollback(db);
+	return r;
+}
+
+static int
+open_file(struct risk_db *db, const char *path, char *err)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			return risk_seterr(err, RISK_EDB,
+			    "%s: not a regular file", path);
+		return RISK_OK;
+	}
+	if (errno != ENOENT)
+		return risk_seterr(err, RISK_EDB, "%s: %s", path,
+		    strerror(errno));
+	if (db->readonly)
+		return risk_seterr(err, RISK_ENOTFOUND,
+		    "%s: no database yet", path);
+	return mkparent(path, err);
+}
+
+int
+risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
+{
+	struct risk_db *db;
+	struct risk_db_opts qo;
+	char sql[PATH_MAX + 64];
+	sqlite3_stmt *st;
+	int r, rc, flags;
+
+	*dbp = NULL;
+	if ((db = calloc(1, sizeof *db)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	db->readonly = o->readonly;
+	db->busy_ms = o->busy_ms >= 0 ? o->busy_ms : BUSY_DEFAULT_MS;
+	if ((r = risk_db_path(o, db->path, sizeof db->path, err)) != RISK_OK)
+		goto fail;
+	if (o->queue != NULL) {
+		qo = *o;
+		qo.path = o->queue;
+		if ((r = risk_db_path(&qo, db->qpath, sizeof db->qpath,
+		    err)) != RISK_OK)
+			goto fail;
+		db->split = strcmp(db->qpath, db->path) != 0;
+	}
+	if ((r = open_file(db, db->path, err)) != RISK_OK)
+		goto fail;
+	flags = (db->readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	rc = sqlite3_open_v2(db->path, &db->h, flags, NULL);
+	if (rc != SQLITE_OK) {
+		r = rc == SQLITE_CANTOPEN ? risk_seterr(err, RISK_EDB,
+		    "%s: cannot open database", db->path) :
+		    risk__dberr(db, rc, err, db->path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, db->busy_ms > INT32_MAX ? INT32_MAX :
+	    (int)db->busy_ms);
+	if ((r = exec(db, "PRAGMA synchronous=NORMAL", err, db->path)) !=
+	    RISK_OK)
+		goto fail;
+	if (db->split) {
+		if ((r = open_file(db, db->qpath, err)) != RISK_OK)
+			goto fail;
+		/* bind the path: no quoting trouble */
+		rc = sqlite3_prepare_v2(db->h, "ATTACH ?1 AS q", -1, &st,
+		    NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, db->qpath, -1,
+			    SQLITE_STATIC);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+			r = risk__dberr(db, rc, err, db->qpath);
+			goto fail;
+		}
+		(void)sql;
+		if ((r = prepare_schema(db, "main", true, false, db->path,
+		    err)) != RISK_OK)
+			goto fail;
+		if ((r = prepare_schema(db, "q", false, true, db->qpath,
+		    err)) != RISK_OK)
+			goto fail;
+	} else if ((r = prepare_schema(db, "main", true, true, db->path,
+	    err)) != RISK_OK) {
+		goto fail;
+	}
+	*dbp = db;
+	return RISK_OK;
+fail:
+	risk_db_close(db);
+	return r;
+}
+
+void
+risk_db_close(struct risk_db *db)
+{
+	int i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < S_NSTMT; i++)
+		sqlite3_finalize(db->st[i]);
+	if (db->txn)
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+int
+risk_db_begin(struct risk_db *db, char *err)
+{
+	int r = exec(db, "BEGIN IMMEDIATE", err, db->path);
+
+	db->txn = r == RISK_OK;
+	return r;
+}
+
+int
+risk_db_begin_read(struct risk_db *db, char *err)
+{
+	int r = exec(db, "BEGIN DEFERRED", err, db->path);
+
+	db->txn = r == RISK_OK;
+	return r;
+}
+
+int
+risk_db_commit(struct risk_db *db, char *err)
+{
+	int r = exec(db, "COMMIT", err, db->path);
+
+	if (r != RISK_OK)
+		risk_db_rollback(db);
+	db->txn = false;
+	return r;
+}
+
+void
+risk_db_rollback(struct risk_db *db)
+{
+	if (sqlite3_get_autocommit(db->h) == 0)
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db->txn = false;
+}
+
+bool
+risk_db_in_txn(struct risk_db *db)
+{
+	return db->txn;
+}
+
+int
+risk_db_exec(struct risk_db *db, const char *sql, char *err)
+{
+	return exec(db, sql, err, db->path);
+}

@@ -1,0 +1,55 @@
+/*
+ * internal.h — what the library's files share and commands need not see.
+ */
+#ifndef RISK_INTERNAL_H
+#define RISK_INTERNAL_H
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include "risk.h"
+
+/* Prepared statements, made on first use and kept for the connection. */
+enum risk_stmt {
+	S_RECORD_GET,
+	S_RECORD_PUT,
+	S_RECORD_EACH,
+	S_ENQUEUE,
+	S_DEAD_HAS,
+	S_LEASED,
+	S_CLAIM_PICK,
+	S_CLAIM_TAKE,
+	S_ACK,
+	S_RELEASE,
+	S_RETRY,
+	S_DEAD_PUT,
+	S_QUEUE_DEL,
+	S_DEAD_EACH,
+	S_DEAD_GET,
+	S_REDRIVE_PUT,
+	S_DEAD_DEL,
+	S_QUEUE_HAS,
+	S_NSTMT
+};
+
+struct risk_db {
+	sqlite3 *h;
+	bool readonly;
+	bool split;		/* the queue lives in its own file, schema q */
+	bool txn;
+	int64_t busy_ms;
+	sqlite3_stmt *st[S_NSTMT];
+	char path[PATH_MAX];
+	char qpath[PATH_MAX];
+};
+
+/* The cached statement, reset and with bindings cleared; NULL on error. */
+sqlite3_stmt *risk__stmt(struct risk_db *db, enum risk_stmt s,
+    const char *sql, char *err);
+/* The same for SQL naming the queue's schema as %1$s (main or q). */
+sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
+    const char *fmt, char *err);
+/* Turn a SQLite result code into a status and a reason in err. */
+int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * json.c — the only file that touches libjq's jv.
+ *
+ * Ownership follows jv.h: every jv_* call consumes its arguments except
+ * jv_copy; jq_start consumes its input; every result of jq_next is freed,
+ * the final invalid one too.  Nothing here keeps a jv past a call.
+ *
+ * A jq program is compiled only when the user gave one: libjq 1.6 spends
+ * about 20 ms compiling its builtins on every jq_compile.  The default
+ * mapping from a legacy body to a record is therefore done in C.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jq.h>
+
+#include "risk.h"
+
+struct risk_filter {
+	jq_state *jq;
+	char msg[RISK_ERRLEN];	/* last error libjq reported */
+};
+
+static void
+on_error(void *arg, jv msg)
+{
+	struct risk_filter *f = arg;
+	jv s;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		snprintf(f->msg, sizeof f->msg, "%s", jv_string_value(msg));
+		jv_free(msg);
+		return;
+	}
+	s = jv_dump_string(msg, 0);
+	snprintf(f->msg, sizeof f->msg, "%s", jv_string_value(s));
+	jv_free(s);
+}
+
+int
+risk_filter_new(struct risk_filter **fp, const char *prog, char *err)
+{
+	struct risk_filter *f;
+
+	*fp = NULL;
+	if ((f = calloc(1, sizeof *f)) == NULL ||
+	    (f->jq = jq_init()) == NULL) {
+		free(f);
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	}
+	jq_set_error_cb(f->jq, on_error, f);
+	if (!jq_compile(f->jq, prog)) {
+		risk_seterr(err, RISK_EJQ, "invalid jq filter: %s",
+		    f->msg[0] != '\0' ? f->msg : "compile error");
+		risk_filter_free(f);
+		return RISK_EJQ;
+	}
+	*fp = f;
+	return RISK_OK;
+}
+
+void
+risk_filter_free(struct risk_filter *f)
+{
+	if (f == NULL)
+		return;
+	jq_teardown(&f->jq);
+	free(f);
+}
+
+/* The message of an invalid jv (consumed) into err. */
+static int
+invalid(jv v, const char *what, char *err)
+{
+	jv msg = jv_invalid_get_msg(v);
+	int r;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		r = risk_seterr(err, RISK_EJQ, "%s: %s", what,
+		    jv_string_value(msg));
+	} else if (jv_get_kind(msg) == JV_KIND_NULL) {
+		r = risk_seterr(err, RISK_EJQ, "%s", what);
+	} else {
+		msg = jv_dump_string(msg, 0);
+		r = risk_seterr(err, RISK_EJQ, "%s: %s", what,
+		    jv_string_value(msg));
+	}
+	jv_free(msg);
+	return r;
+}
+
+/* Write one value as a line: raw for strings, compact JSON otherwise. */
+static int
+emit(FILE *fp, jv v)
+{
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		fwrite(jv_string_value(v), 1, (size_t)jv_string_length_bytes(
+		    jv_copy(v)), fp);
+		jv_free(v);
+	} else {
+		jv_dumpf(v, fp, 0);
+	}
+	putc_unlocked('\n', fp);
+	return ferror(fp) ? RISK_EIO : RISK_OK;
+}
+
+static jv
+view(const struct risk_view *v)
+{
+	const struct risk_record *rec = v->rec;
+	char when[32];
+	int64_t age;
+	jv o = jv_object();
+
+	o = jv_object_set(o, jv_string("id"), jv_string(v->id));
+	if (rec == NULL) {
+		o = jv_object_set(o, jv_string("error"),
+		    jv_string("not_cached"));
+		return jv_object_set(o, jv_string("queued"),
+		    jv_bool(v->queued));
+	}
+	age = (v->now_ms - rec->fetched_at) / 1000;
+	if (age < 0)
+		age = 0;
+	if (rec->found) {
+		o = jv_object_set(o, jv_string("status"),
+		    jv_string(rec->status));
+		risk_time_format(rec->changed_at, when);
+		o = jv_object_set(o, jv_string("status_changed_at"),
+		    jv_string(when));
+	} else {
+		o = jv_object_set(o, jv_string("error"),
+		    jv_string("not_found"));
+	}
+	risk_time_format(rec->fetched_at / 1000, when);
+	o = jv_object_set(o, jv_string("fetched_at"), jv_string(when));
+	o = jv_object_set(o, jv_string("age"), jv_number((double)age));
+	o = jv_object_set(o, jv_string("fresh"),
+	    jv_bool(v->now_ms - rec->fetched_at <= v->max_age_ms));
+	if (v->queued)
+		o = jv_object_set(o, jv_string("queued"), jv_true());
+	return o;
+}
+
+int
+risk_print_view(struct risk_printer *p, const struct risk_view *v,
+    char *err)
+{
+	struct risk_filter *f = p->filter;
+	jv o = view(v), r;
+	int ret = RISK_OK;
+
+	if (f == NULL) {
+		jv_dumpf(o, p->fp, 0);
+		putc_unlocked('\n', p->fp);
+		ret = ferror(p->fp) ? RISK_EIO : RISK_OK;
+		goto out;
+	}
+	f->msg[0] = '\0';
+	jq_start(f->jq, o, 0);
+	while (jv_is_valid(r = jq_next(f->jq))) {
+		if ((ret = emit(p->fp, r)) != RISK_OK)
+			break;
+	}
+	if (ret == RISK_OK && jv_invalid_has_msg(jv_copy(r)))
+		ret = invalid(r, "jq", err);
+	else
+		jv_free(r);
+out:
+	if (ret == RISK_EIO)
+		risk_seterr(err, RISK_EIO, "write error");
+	return ret;
+}
+
+/* Copy a jv string (consumed) into buf; -1 if it does not fit. */
+static int
+tobuf(jv s, char *buf, size_t bufsz)
+{
+	int len = jv_string_length_bytes(jv_copy(s));
+
+	if (len < 0 || (size_t)len >= bufsz) {
+		jv_free(s);
+		return -1;
+	}
+	memcpy(buf, jv_string_value(s), (size_t)len + 1);
+	jv_free(s);
+	return len;
+}
+
+int
+risk_view_json(const struct risk_view *v, char *buf, size_t bufsz)
+{
+	return tobuf(jv_dump_string(view(v), 0), buf, bufsz);
+}
+
+int
+risk_error_json(const char *code, const char *id, char *buf, size_t bufsz)
+{
+	jv o = jv_object();
+
+	if (id != NULL)
+		o = jv_object_set(o, jv_string("id"), jv_string(id));
+	o = jv_object_set(o, jv_string("error"), jv_string(code));
+	return tobuf(jv_dump_string(o, 0), buf, bufsz);
+}

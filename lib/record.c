@@ -1,0 +1,122 @@
+/*
+ * record.c — the cache of answers.
+ *
+ * Invariants:
+ * - One row per company.  fetched_at (ms) only moves forward: a put with
+ *   an older fetched_at than the stored one changes nothing, so a slow or
+ *   lease-less drainer can never roll a record back in time.
+ * - changed_at is the legacy service's own date when the mapping gave
+ *   one; otherwise it stays while the status stays and becomes the time
+ *   of the fetch that first saw a new status.
+ * - status NULL is a "not found" answer (HTTP 404), kept like any other.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char sql_get[] =
+    "SELECT status, changed_at, fetched_at FROM main.record WHERE id = ?1";
+
+static const char sql_put[] =
+    "INSERT INTO main.record (id, status, changed_at, fetched_at)"
+    " VALUES (?1, ?2, COALESCE(?3, ?4 / 1000), ?4)"
+    " ON CONFLICT (id) DO UPDATE SET"
+    "  changed_at = CASE"
+    "   WHEN ?3 IS NOT NULL THEN ?3"
+    "   WHEN record.status IS excluded.status THEN record.changed_at"
+    "   ELSE excluded.fetched_at / 1000 END,"
+    "  status = excluded.status,"
+    "  fetched_at = excluded.fetched_at"
+    " WHERE excluded.fetched_at >= record.fetched_at";
+
+static const char sql_each[] =
+    "SELECT id, status, changed_at, fetched_at FROM main.record ORDER BY id";
+
+static void
+fill(sqlite3_stmt *st, int col, struct risk_record *rec)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	rec->found = s != NULL;
+	snprintf(rec->status, sizeof rec->status, "%s",
+	    s != NULL ? (const char *)s : "");
+	rec->changed_at = sqlite3_column_int64(st, col + 1);
+	rec->fetched_at = sqlite3_column_int64(st, col + 2);
+}
+
+int
+risk_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
+    char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, S_RECORD_GET, sql_get, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return RISK_ENOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return risk__dberr(db, rc, err, id);
+	}
+	snprintf(rec->id, sizeof rec->id, "%s", id);
+	fill(st, 0, rec);
+	sqlite3_reset(st);
+	return RISK_OK;
+}
+
+int
+risk_record_put(struct risk_db *db, const struct risk_record *rec,
+    bool *stored, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!risk_id_valid(rec->id, strlen(rec->id)))
+		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
+		    rec->id);
+	if ((st = risk__stmt(db, S_RECORD_PUT, sql_put, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
+	if (rec->found)
+		sqlite3_bind_text(st, 2, rec->status, -1, SQLITE_STATIC);
+	if (rec->found && rec->changed_at > 0)
+		sqlite3_bind_int64(st, 3, rec->changed_at);
+	sqlite3_bind_int64(st, 4, rec->fetched_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, rec->id);
+	if (stored != NULL)
+		*stored = sqlite3_changes(db->h) > 0;
+	return RISK_OK;
+}
+
+int
+risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg, char *err)
+{
+	struct risk_record rec;
+	sqlite3_stmt *st;
+	const unsigned char *id;
+	int rc, r;
+
+	if ((st = risk__stmt(db, S_RECORD_EACH, sql_each, err)) == NULL)
+		return RISK_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = sqlite3_column_text(st, 0);
+		snprintf(rec.id, sizeof rec.id, "%s",
+		    id != NULL ? (const char *)id : "");
+		fill(st, 1, &rec);
+		if ((r = fn(&rec, arg)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
+	    db->path);
+}

@@ -1,0 +1,244 @@
+/*
+ * risk.h — the one public header of librisk.
+ *
+ * The library never prints and never exits.  Every fallible call returns
+ * an int status (RISK_OK, or a negative RISK_E* code) and, on failure,
+ * fills a caller-owned buffer of RISK_ERRLEN bytes with a reason that
+ * names no program ("database is locked", "12/34: invalid company id").
+ * Commands in cmd/ turn that into a diagnostic and an exit status.
+ *
+ * Declarations are grouped by the file that defines them.
+ */
+#ifndef RISK_H
+#define RISK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RISK_VERSION "0.1.0"
+#define RISK_ERRLEN 512
+
+/* Exit statuses: one table for every program and every man page. */
+enum {
+	RISK_EXIT_OK = 0,	/* everything asked for was done */
+	RISK_EXIT_PARTIAL = 1,	/* some IDs had no record / failed */
+	RISK_EXIT_ERROR = 2,	/* usage, invalid input, broken database */
+	RISK_EXIT_TEMPFAIL = 75	/* try again later: database busy,
+				   legacy service down (EX_TEMPFAIL) */
+};
+
+/* Library status codes. */
+enum {
+	RISK_OK = 0,
+	RISK_EINVAL = -1,	/* bad argument or input */
+	RISK_EDB = -2,		/* database error (corrupt, foreign, I/O) */
+	RISK_EBUSY = -3,	/* database locked past the busy timeout */
+	RISK_ERDONLY = -4,	/* database may only be read */
+	RISK_ENOMEM = -5,
+	RISK_EIO = -6,		/* write error on an output stream */
+	RISK_EPIPE = -7,	/* output stream closed by the reader */
+	RISK_EJQ = -8,		/* jq filter failed */
+	RISK_ENOTFOUND = -9,	/* no such entry */
+	RISK_EFULL = -10,	/* no free slot */
+	RISK_ELOST = -11	/* lease lost: another worker owns it now */
+};
+
+/* ---- err.c ---------------------------------------------------------- */
+
+int risk_seterr(char *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a status to the exit-status table. */
+int risk_exit_status(int code);
+
+/* ---- id.c ----------------------------------------------------------- */
+
+#define RISK_ID_MAX 64
+/* 1..64 of [A-Za-z0-9._:-], first a letter or digit. */
+bool risk_id_valid(const char *id, size_t len);
+/* Percent-encode for a URL path segment; -1 if it does not fit. */
+int risk_id_urlencode(const char *id, char *out, size_t outsz);
+/* Decode %XX and '+' in place; false on a malformed escape or NUL. */
+bool risk_urldecode(char *s);
+
+/* ---- time.c --------------------------------------------------------- */
+
+/* "90", "90s", "15m", "1h", "7d" (also "250ms") into milliseconds. */
+int risk_duration_parse(const char *s, int64_t *ms, char *err);
+int64_t risk_now_ms(void);
+/* UTC "2026-11-27T08:00:00Z" from seconds since the epoch. */
+void risk_time_format(int64_t sec, char out[32]);
+/* ISO 8601 date or date-time (Z or offset), or epoch seconds. */
+int risk_time_parse(const char *s, int64_t *sec);
+
+/* ---- loop.c --------------------------------------------------------- */
+
+/*
+ * Feed company IDs to id(): the arguments, or the lines of fd when there
+ * are none or the only one is "-".  White space around an ID is trimmed
+ * and blank lines skipped.  Invalid IDs go to bad() and the loop goes on.
+ * idle() runs whenever reading fd would block (commit, flush), so a slow
+ * producer never leaves work uncommitted.  A callback returning non-zero
+ * stops the loop with that value.
+ */
+struct risk_loop {
+	int (*id)(const char *id, void *arg);
+	void (*bad)(const char *id, const char *reason, void *arg);
+	int (*idle)(void *arg);		/* may be NULL */
+	void *arg;
+	int fd;				/* standard input: 0 */
+};
+int risk_loop(int argc, char **argv, const struct risk_loop *l, char *err);
+
+/* ---- db.c ----------------------------------------------------------- */
+
+struct risk_db;
+
+struct risk_db_opts {
+	const char *path;	/* --db or RISK_DB; NULL for the default */
+	const char *queue;	/* --queue or RISK_QUEUE: a separate queue file */
+	const char *stage;	/* --stage or RISK_STAGE */
+	bool readonly;		/* never write (risk-get --no-enqueue) */
+	int64_t busy_ms;	/* wait for a lock this long; <0 default */
+};
+
+/* Fill opts from the environment where the caller left fields NULL. */
+void risk_db_opts_env(struct risk_db_opts *o);
+/* The path that opts resolve to (for messages); out of PATH_MAX. */
+int risk_db_path(const struct risk_db_opts *o, char *out, size_t outsz,
+    char *err);
+int risk_db_open(struct risk_db **db, const struct risk_db_opts *o,
+    char *err);
+void risk_db_close(struct risk_db *db);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int risk_db_begin(struct risk_db *db, char *err);
+int risk_db_commit(struct risk_db *db, char *err);
+void risk_db_rollback(struct risk_db *db);
+bool risk_db_in_txn(struct risk_db *db);
+/* A read snapshot for long read loops (BEGIN DEFERRED). */
+int risk_db_begin_read(struct risk_db *db, char *err);
+/* Run SQL with no result rows (maintenance, tests). */
+int risk_db_exec(struct risk_db *db, const char *sql, char *err);
+
+/* ---- record.c ------------------------------------------------------- */
+
+struct risk_record {
+	char id[RISK_ID_MAX + 1];
+	bool found;		/* false: the legacy service said 404 */
+	char status[64];	/* after mapping; "" when !found */
+	int64_t changed_at;	/* seconds; status_changed_at */
+	int64_t fetched_at;	/* milliseconds */
+};
+
+/* RISK_OK and *rec, or RISK_ENOTFOUND. */
+int risk_record_get(struct risk_db *db, const char *id,
+    struct risk_record *rec, char *err);
+/*
+ * Store a fetch result.  changed_at > 0 is the legacy service's own date;
+ * 0 means "keep the old one if the status did not change, else the time
+ * of this fetch".  An older fetch never overwrites a newer one: then
+ * *stored is false and RISK_OK is returned.
+ */
+int risk_record_put(struct risk_db *db, const struct risk_record *rec,
+    bool *stored, char *err);
+typedef int (*risk_record_fn)(const struct risk_record *rec, void *arg);
+/* Every record in ID order. */
+int risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
+    char *err);
+
+/* ---- queue.c -------------------------------------------------------- */
+
+struct risk_entry {
+	char id[RISK_ID_MAX + 1];
+	int64_t token;		/* lease token of this claim */
+	int attempts;		/* counting this claim */
+	int redrives;
+	int64_t enqueued_at;	/* ms, first enqueued */
+	int64_t due;		/* ms */
+	char last_error[256];
+};
+
+/*
+ * Queue id to be due at due_ms.  One pending entry per company: an entry
+ * already there keeps the earlier due time; a leased entry is left alone.
+ * A dead-lettered company is not queued (redrive it).  *queued says
+ * whether the company is now on the queue (new or already there).
+ */
+int risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
+    bool *isnew, bool *queued, char *err);
+/* Leases held now and not expired, by all workers. */
+int risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err);
+/*
+ * Claim up to max due entries, earliest due first, leasing each until
+ * now+lease_ms and counting an attempt.  Claims no more than cap minus
+ * the live leases (cap <= 0: no cap).  Call inside risk_db_begin.
+ */
+int risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms,
+    int max, int cap, struct risk_entry *out, int *n, char *err);
+/* Done: delete the entry if this lease still holds it (else RISK_ELOST). */
+int risk_ack(struct risk_db *db, const struct risk_entry *e, char *err);
+/* Give the lease back without counting the attempt (shutdown). */
+int risk_release(struct risk_db *db, const struct risk_entry *e, char *err);
+/*
+ * A failed attempt: after max_attempts the entry moves to the dead
+ * letters (*dead = true), otherwise it is due again after base_ms *
+ * 2^(attempts-1) with jitter, or retry_after_ms when longer.
+ */
+int risk_fail(struct risk_db *db, const struct risk_entry *e,
+    const char *reason, int64_t now_ms, int64_t base_ms,
+    int64_t retry_after_ms, int max_attempts, bool *dead, char *err);
+/* Backoff delay for the n-th failed attempt, with jitter from rnd. */
+int64_t risk_backoff_ms(int64_t base_ms, int attempts, uint64_t rnd);
+
+struct risk_dead {
+	char id[RISK_ID_MAX + 1];
+	char reason[256];
+	int attempts;
+	int redrives;
+	int64_t enqueued_at;	/* ms */
+	int64_t died_at;	/* ms */
+};
+typedef int (*risk_dead_fn)(const struct risk_dead *d, void *arg);
+int risk_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg,
+    char *err);
+int risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
+    char *err);
+/*
+ * Move a dead letter back to the queue, due now, keeping its first
+ * enqueued time and counting a redrive.  RISK_ENOTFOUND if id is not
+ * dead; RISK_EFULL if it was redriven max_redrives times already.
+ */
+int risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
+    int max_redrives, char *err);
+
+/* ---- json.c: the only file that touches libjq's jv ------------------ */
+
+struct risk_filter;
+/* Compile a jq program once (about 20 ms in libjq 1.6). */
+int risk_filter_new(struct risk_filter **f, const char *prog, char *err);
+void risk_filter_free(struct risk_filter *f);
+
+struct risk_printer {
+	FILE *fp;
+	struct risk_filter *filter;	/* NULL: print objects as they are */
+};
+
+struct risk_view {
+	const struct risk_record *rec;	/* NULL for a miss */
+	const char *id;
+	int64_t now_ms;
+	int64_t max_age_ms;		/* freshness window for this record */
+	bool queued;			/* a fetch is queued (miss, stale) */
+	bool show_queued;		/* print "queued" on a record too */
+};
+/* One output line for a cached record, a not_found entry or a miss. */
+int risk_print_view(struct risk_printer *p, const struct risk_view *v,
+    char *err);
+/* Render the same object into buf (CGI bodies); -1 if it does not fit. */
+int risk_view_json(const struct risk_view *v, char *buf, size_t bufsz);
+/* {"error":code,"id":id} or without id when id is NULL. */
+int risk_error_json(const char *code, const char *id, char *buf,
+    size_t bufsz);
+
+#endif

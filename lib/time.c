@@ -1,0 +1,178 @@
+/*
+ * time.c — durations and timestamps.
+ *
+ * Durations are integer milliseconds, bounded to ten years so that any
+ * sum with "now" fits in int64_t.  Timestamps print as UTC ISO 8601.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "risk.h"
+
+#define DUR_MAX (INT64_C(10) * 366 * 86400 * 1000)
+
+int
+risk_duration_parse(const char *s, int64_t *ms, char *err)
+{
+	char *end;
+	unsigned long long n;
+	int64_t unit;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto bad;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		unit = 1000;
+	else if (strcmp(end, "ms") == 0)
+		unit = 1;
+	else if (strcmp(end, "m") == 0)
+		unit = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600 * 1000;
+	else if (strcmp(end, "d") == 0)
+		unit = 86400 * 1000;
+	else
+		goto bad;
+	if (n > (unsigned long long)(DUR_MAX / unit))
+		return risk_seterr(err, RISK_EINVAL,
+		    "%s: duration too long (at most 3660d)", s);
+	*ms = (int64_t)n * unit;
+	return RISK_OK;
+bad:
+	return risk_seterr(err, RISK_EINVAL,
+	    "%s: invalid duration (use 90, 90s, 15m, 1h, 7d)",
+	    s == NULL ? "" : s);
+}
+
+int64_t
+risk_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void
+risk_time_format(int64_t sec, char out[32])
+{
+	int64_t z, era, y;
+	unsigned doe, yoe, doy, mp, d, m, sod;
+
+	z = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+	sod = (unsigned)(sec - z * 86400);
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 0 || y > 9999) {
+		snprintf(out, 32, "%s", y < 0 ? "0000-01-01T00:00:00Z" :
+		    "9999-12-31T23:59:59Z");
+		return;
+	}
+	/* Fixed width: 20 characters, cannot truncate. */
+	snprintf(out, 32, "%04d-%02u-%02uT%02u:%02u:%02uZ", (int)y, m, d,
+	    sod / 3600, sod / 60 % 60, sod % 60);
+}
+
+static int
+digits(const char **p, int n)
+{
+	int v = 0;
+
+	while (n-- > 0) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (*(*p)++ - '0');
+	}
+	return v;
+}
+
+int
+risk_time_parse(const char *s, int64_t *sec)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, se = 0, oh, om, sign;
+	int64_t t;
+	char *end;
+	long long n;
+
+	if (*p == '\0')
+		return RISK_EINVAL;
+	if (strchr(s, '-') == NULL) {	/* epoch seconds */
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 0 ||
+		    n > INT64_C(253402300799))
+			return RISK_EINVAL;
+		*sec = n;
+		return RISK_OK;
+	}
+	if ((y = digits(&p, 4)) < 0 || *p++ != '-' ||
+	    (mo = digits(&p, 2)) < 1 || mo > 12 || *p++ != '-' ||
+	    (d = digits(&p, 2)) < 1 || d > 31)
+		return RISK_EINVAL;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if ((h = digits(&p, 2)) < 0 || h > 23 || *p++ != ':' ||
+		    (mi = digits(&p, 2)) < 0 || mi > 59)
+			return RISK_EINVAL;
+		if (*p == ':') {
+			p++;
+			if ((se = digits(&p, 2)) < 0 || se > 60)
+				return RISK_EINVAL;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return RISK_EINVAL;
+				while (isdigit((unsigned char)*p))
+					p++;
+			}
+		}
+	}
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    h * 3600 + mi * 60 + se;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if ((oh = digits(&p, 2)) < 0 || oh > 23)
+			return RISK_EINVAL;
+		if (*p == ':')
+			p++;
+		if ((om = digits(&p, 2)) < 0 || om > 59)
+			return RISK_EINVAL;
+		t -= sign * (oh * 3600 + om * 60);
+	}
+	if (*p != '\0' || t < 0)
+		return RISK_EINVAL;
+	*sec = t;
+	return RISK_OK;
+}
