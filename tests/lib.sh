@@ -1,0 +1,104 @@
+# tests/lib.sh — sourced by every tests/cli/*.sh.
+#
+# Each script runs the built binaries as a user would: LC_ALL=C, stdin
+# from /dev/null unless a test gives input, a fresh mktemp -d folder
+# removed by a trap, and a database of its own.  Every expect_* call is
+# one assertion; `finish` reports the counts to tests/run.
+#
+#   run [-i FILE] CMD...   run CMD, keep stdout in $T/out, stderr in
+#                          $T/err and the exit status in $rc
+#   expect_rc N            expect_out TEXT        expect_out_re ERE
+#   expect_err_re ERE      expect_err_empty       expect_out_empty
+#   expect NAME CMD...     any shell test (e.g. expect "x" [ -f f ])
+
+set -u
+export LC_ALL=C
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/bin
+PATH=$BIN:$PATH
+T=$(mktemp -d "${TMPDIR:-/tmp}/risk-test.XXXXXX")
+CLEANUP=""
+trap 'eval "$CLEANUP"; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+export RISK_DB=$T/risk.db
+export HOME=$T/home
+unset RISK_QUEUE RISK_STAGE RISK_SOURCE_URL XDG_STATE_HOME RISK_LOCK_TIMEOUT
+PASS=0
+FAIL=0
+NAME=${0##*/}
+rc=0
+
+# python with Debian's modules (not a pyenv shim)
+PY=/usr/bin/python3
+
+run() {
+	local input=/dev/null
+	if [ "$1" = -i ]; then input=$2; shift 2; fi
+	"$@" <"$input" >"$T/out" 2>"$T/err"
+	rc=$?
+	LAST="$*"
+}
+
+pass() { PASS=$((PASS + 1)); [ -z "${VERBOSE:-}" ] || echo "ok - $1"; }
+fail() {
+	FAIL=$((FAIL + 1))
+	echo "not ok - $NAME: $1"
+	echo "#   command: ${LAST:-}"
+	echo "#   exit: $rc"
+	sed 's/^/#   out: /' "$T/out" | head -n 10
+	sed 's/^/#   err: /' "$T/err" | head -n 10
+}
+
+expect_rc() {
+	if [ "$rc" -eq "$1" ]; then pass "exit $1: $LAST"
+	else fail "expected exit $1, got $rc"; fi
+}
+expect_out() {
+	if [ "$(cat "$T/out")" = "$1" ]; then pass "stdout: $LAST"
+	else fail "expected stdout: $1"; fi
+}
+expect_out_re() {
+	if grep -Eq -- "$1" "$T/out"; then pass "stdout ~ $1"
+	else fail "expected stdout to match: $1"; fi
+}
+expect_out_empty() {
+	if [ ! -s "$T/out" ]; then pass "stdout empty: $LAST"
+	else fail "expected empty stdout"; fi
+}
+expect_err_re() {
+	if grep -Eq -- "$1" "$T/err"; then pass "stderr ~ $1"
+	else fail "expected stderr to match: $1"; fi
+}
+expect_err_empty() {
+	if [ ! -s "$T/err" ]; then pass "stderr empty: $LAST"
+	else fail "expected empty stderr"; fi
+}
+expect() {
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# A record straight into the cache: id status changed_at(s) age(s).
+# Status "-" stores a not_found answer.
+seed() {
+	local now st
+	now=$(($(date +%s) * 1000))
+	if [ "$2" = - ]; then st=NULL; else st="'$2'"; fi
+	sqlite3 "$RISK_DB" "INSERT OR REPLACE INTO record VALUES('$1',$st,$3,$((now - $4 * 1000)))"
+}
+
+# Become nobody for a command (a root test cannot see permission denials).
+as_nobody() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		    --inh-caps=-all "$@"
+	else
+		"$@"
+	fi
+}
+
+finish() {
+	echo "# $NAME: $PASS passed, $FAIL failed"
+	[ -z "${RESULTS:-}" ] || echo "$PASS $FAIL" >>"$RESULTS"
+	[ "$FAIL" -eq 0 ]
+}
