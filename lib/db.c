@@ -93,8 +93,17 @@ risk__dberr(struct risk_db *db, int rc, char *err, const char *what)
 		    "%s: database is locked (waited %lld ms)", what,
 		    db != NULL ? (long long)db->busy_ms : 0LL);
 	case SQLITE_READONLY:
+		if (rc == SQLITE_READONLY_CANTINIT ||
+		    rc == SQLITE_READONLY_CANTLOCK)
+			return risk_seterr(err, RISK_EDB, "%s: cannot read: "
+			    "its -shm file is missing and cannot be made "
+			    "(open it once read-write)", what);
 		return risk_seterr(err, RISK_ERDONLY,
 		    "%s: database is read-only", what);
+	case SQLITE_CANTOPEN:
+		return risk_seterr(err, RISK_EDB, "%s: cannot open database "
+		    "(a reader needs its -wal and -shm files, or a folder "
+		    "it may write)", what);
 	case SQLITE_FULL:
 		return risk_seterr(err, RISK_EDB, "%s: disk full", what);
 	case SQLITE_NOTADB:
@@ -312,20 +321,20 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	if (app != 0 && app != APP_ID_MAIN)
 		return risk_seterr(err, RISK_EDB,
 		    "%s: not a risk database (application_id %d)", what, app);
-	if (ver > SCHEMA_VERSION)
-		return risk_seterr(err, RISK_EDB,
-		    "%s: database schema %d is newer than this risk (%d)",
-		    what, ver, SCHEMA_VERSION);
 	if (app == 0) {
 		snprintf(sql, sizeof sql,
 		    "SELECT count(*) FROM %s.sqlite_master", schema);
 		if ((r = pragma_int(db, sql, &nobj, err, what)) != RISK_OK)
 			return r;
-		if (nobj != 0)
+		if (nobj != 0 || ver != 0)
 			return risk_seterr(err, RISK_EDB,
 			    "%s: not a risk database (it has other tables)",
 			    what);
 	}
+	if (ver > SCHEMA_VERSION)
+		return risk_seterr(err, RISK_EDB,
+		    "%s: database schema %d is newer than this risk (%d)",
+		    what, ver, SCHEMA_VERSION);
 	if (db->readonly)
 		return risk_seterr(err, RISK_ERDONLY,
 		    "%s: database not created yet", what);
@@ -392,7 +401,7 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	struct risk_db_opts qo;
 	char sql[PATH_MAX + 64];
 	sqlite3_stmt *st;
-	int r, rc, flags;
+	int r, rc, flags, persist;
 
 	*dbp = NULL;
 	if ((db = calloc(1, sizeof *db)) == NULL)
@@ -423,6 +432,11 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	}
 	sqlite3_busy_timeout(db->h, db->busy_ms > INT32_MAX ? INT32_MAX :
 	    (int)db->busy_ms);
+	/* Keep -wal and -shm after the last close: a reader without write
+	 * access to the folder can open a WAL database only if they exist. */
+	persist = 1;
+	sqlite3_file_control(db->h, "main", SQLITE_FCNTL_PERSIST_WAL,
+	    &persist);
 	if ((r = exec(db, "PRAGMA synchronous=NORMAL", err, db->path)) !=
 	    RISK_OK)
 		goto fail;

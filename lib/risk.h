@@ -212,6 +212,75 @@ int risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
 int risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
     int max_redrives, char *err);
 
+/* ---- fetch.c: libcurl, linked only into programs that fetch -------- */
+
+/*
+ * A fetcher owns a fixed number of slots; each slot is one transfer in
+ * flight at most.  Callers add IDs while slots are free and call
+ * risk_fetcher_run() to drive the transfers; each finished transfer is
+ * reported once, through the callback, with an outcome.
+ */
+#define RISK_FETCH_TIMEOUT_MS 5000
+#define RISK_FETCH_CONNECT_MS 3000
+#define RISK_FETCH_MAX_BODY (1024 * 1024)
+#define RISK_FETCH_MAX_BODY_CAP (1024 * 1024 * 1024)
+#define RISK_FETCH_MAX_SLOTS 256
+#define RISK_FETCH_URL_MAX 2048
+
+struct risk_fetcher;
+
+struct risk_fetch_opts {
+	const char *url_template;	/* http(s) URL with {id} */
+	int64_t timeout_ms;		/* whole request; <=0: 5000 */
+	int64_t connect_timeout_ms;	/* <=0: min(timeout, 3000) */
+	size_t max_body;		/* 0: 1 MiB; at most 1 GiB */
+	int concurrency;		/* slots, 1..256; <=0: 4 */
+	const char *credentials;	/* netrc or header file, or NULL */
+};
+
+enum risk_fetch_outcome {
+	RISK_FETCH_OK,		/* HTTP 200 (the body may be anything) */
+	RISK_FETCH_NOT_FOUND,	/* HTTP 404 */
+	RISK_FETCH_RETRY	/* anything else: try again later */
+};
+
+struct risk_fetch_result {
+	const char *id;
+	void *udata;			/* as given to risk_fetcher_add */
+	enum risk_fetch_outcome outcome;
+	long http_status;		/* 0 without a response */
+	const char *body;		/* NUL-terminated; during cb only */
+	size_t body_len;
+	int64_t retry_after_ms;		/* Retry-After of a 429/503, else 0 */
+	int64_t elapsed_ms;
+	char reason[256];		/* "HTTP 503", "connection refused" */
+};
+
+typedef void (*risk_fetch_cb)(const struct risk_fetch_result *r, void *arg);
+
+/* RISK_OK if tmpl is an http or https URL with {id} and no user info. */
+int risk_fetch_check_template(const char *tmpl, char *err);
+int risk_fetcher_new(struct risk_fetcher **f, const struct risk_fetch_opts *o,
+    char *err);
+/* Free slots now, and transfers in flight now. */
+int risk_fetcher_slots(struct risk_fetcher *f);
+int risk_fetcher_busy(struct risk_fetcher *f);
+/* Start fetching id in a free slot; RISK_EFULL when there is none. */
+int risk_fetcher_add(struct risk_fetcher *f, const char *id, void *udata,
+    char *err);
+/*
+ * Drive the transfers, waiting up to wait_ms for something to happen;
+ * cb runs once for each transfer that finished.  Returns how many
+ * finished, or a negative status.  Returns 0 at once when none is busy.
+ * cb may add IDs (the finishing slot is free only after cb returns) but
+ * must not run, abort or free the fetcher.
+ */
+int risk_fetcher_run(struct risk_fetcher *f, int wait_ms, risk_fetch_cb cb,
+    void *arg, char *err);
+/* Stop every transfer in flight; cb gets RISK_FETCH_RETRY "aborted". */
+void risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg);
+void risk_fetcher_free(struct risk_fetcher *f);
+
 /* ---- json.c: the only file that touches libjq's jv ------------------ */
 
 struct risk_filter;
