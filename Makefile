@@ -35,7 +35,6 @@ CMD_OBJ  := cmd/util.o
 # Only the programs that talk to the legacy service link libcurl: it
 # costs every process about 5 ms to load.
 FETCH_PROGS := bin/risk-fetch bin/risk-drain
-MANS     := $(wildcard man/*.1 man/*.7)
 
 all: $(PROGS)
 
@@ -64,7 +63,7 @@ check: all $(UNIT_BIN)
 	@tests/run
 
 lint-man:
-	@tests/lint-man
+	@bash tests/cli/man.sh
 
 bench: all
 	@bench/run

@@ -54,7 +54,11 @@ const char *cmd_safe(const char *s, char *buf, size_t sz);
 int cmd_fshut(int st);
 /* Print the version and exit 0. */
 noreturn void cmd_version(void);
+/* Read the environment into o, or die with usage status. */
+void cmd_env(struct risk_db_opts *o);
 /* Open the database or die with the right status. */
 struct risk_db *cmd_open(struct risk_db_opts *o);
+/* getopt_long said '?' or ':' (optstring starts with ':'): exit 2. */
+noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 
 #endif

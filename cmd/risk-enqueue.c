@@ -181,8 +181,9 @@ main(int argc, char *argv[])
 	bool delay = false;
 	int c, r;
 
+	opterr = 0;
 	cmd_init("risk-enqueue");
-	while ((c = getopt_long(argc, argv, "hqVv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {
@@ -198,22 +199,22 @@ main(int argc, char *argv[])
 			q.redrive = true;
 			break;
 		default:
-			usage(stderr);
-			return RISK_EXIT_ERROR;
+			cmd_optfail(c, argv, usage);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (q.redrive && delay)
 		cmd_badopt(usage, "--delay does not go with --redrive");
+	if (!q.redrive && q.max_redrives != MAX_REDRIVES)
+		cmd_badopt(usage, "--max-redrives goes with --redrive");
 
-	risk_db_opts_env(&dbo);
+	cmd_env(&dbo);
 	q.db = cmd_open(&dbo);
 	if (q.redrive && argc == 0)
 		redrive_all(&q);
-	else if ((r = risk_loop(argc, argv, &loop, err)) != 0 &&
-	    q.status == RISK_EXIT_OK) {
-		cmd_err("%s", err);
+	else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
+		cmd_err("%s", err);	/* the loop's own (input) error */
 		worse(&q, RISK_EXIT_ERROR);
 	}
 	commit(&q);

@@ -201,3 +201,24 @@ cmd_open(struct risk_db_opts *o)
 		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
 	return db;
 }
+
+void
+cmd_env(struct risk_db_opts *o)
+{
+	char err[RISK_ERRLEN];
+
+	if (risk_db_opts_env(o, err) != RISK_OK)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+}
+
+void
+cmd_optfail(int c, char **argv, void (*usage)(FILE *))
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		cmd_badopt(usage, "%s: needs a value", opt);
+	if (optopt != 0 && strncmp(opt, "--", 2) != 0)
+		cmd_badopt(usage, "-%c: unknown option", optopt);
+	cmd_badopt(usage, "%s: unknown option", opt);
+}

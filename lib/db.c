@@ -156,8 +156,8 @@ risk__qstmt(struct risk_db *db, enum risk_stmt s, const char *fmt, char *err)
 	return risk__stmt(db, s, sql, err);
 }
 
-void
-risk_db_opts_env(struct risk_db_opts *o)
+int
+risk_db_opts_env(struct risk_db_opts *o, char *err)
 {
 	const char *e;
 	int64_t ms;
@@ -171,8 +171,13 @@ risk_db_opts_env(struct risk_db_opts *o)
 	    *e != '\0')
 		o->stage = e;
 	if (o->busy_ms < 0 && (e = getenv("RISK_LOCK_TIMEOUT")) != NULL &&
-	    risk_duration_parse(e, &ms, NULL) == RISK_OK)
+	    *e != '\0') {
+		if (risk_duration_parse(e, &ms, err) != RISK_OK)
+			return risk_seterr(err, RISK_EINVAL,
+			    "RISK_LOCK_TIMEOUT: %s: invalid duration", e);
 		o->busy_ms = ms;
+	}
+	return RISK_OK;
 }
 
 static bool

@@ -203,3 +203,153 @@ risk_error_json(const char *code, const char *id, char *buf, size_t bufsz)
 	o = jv_object_set(o, jv_string("error"), jv_string(code));
 	return tobuf(jv_dump_string(o, 0), buf, bufsz);
 }
+
+/* ---- mapping a legacy body to a record ------------------------------ */
+
+struct risk_map {
+	struct risk_filter *filter;	/* NULL: the default, in C */
+};
+
+int
+risk_map_new(struct risk_map **mp, const char *prog, char *err)
+{
+	struct risk_map *m;
+	int r;
+
+	*mp = NULL;
+	if ((m = calloc(1, sizeof *m)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	if (prog != NULL &&
+	    (r = risk_filter_new(&m->filter, prog, err)) != RISK_OK) {
+		free(m);
+		return r;
+	}
+	*mp = m;
+	return RISK_OK;
+}
+
+void
+risk_map_free(struct risk_map *m)
+{
+	if (m == NULL)
+		return;
+	risk_filter_free(m->filter);
+	free(m);
+}
+
+/* A mapped object (consumed) into rec. */
+static int
+to_record(jv o, struct risk_record *rec, char *err)
+{
+	jv st, ch;
+	int64_t sec;
+	int r = RISK_OK;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT) {
+		jv_free(o);
+		return risk_seterr(err, RISK_EJQ,
+		    "mapping gave no object with a string status");
+	}
+	st = jv_object_get(jv_copy(o), jv_string("status"));
+	ch = jv_object_get(jv_copy(o), jv_string("status_changed_at"));
+	if (!jv_is_valid(ch) || jv_get_kind(ch) == JV_KIND_NULL) {
+		jv_free(ch);
+		ch = jv_object_get(jv_copy(o), jv_string("changedAt"));
+	}
+	jv_free(o);
+	if (jv_get_kind(st) != JV_KIND_STRING) {
+		r = risk_seterr(err, RISK_EJQ,
+		    "mapping gave no string status");
+	} else if (jv_string_length_bytes(jv_copy(st)) == 0 ||
+	    (size_t)jv_string_length_bytes(jv_copy(st)) >= sizeof rec->status) {
+		r = risk_seterr(err, RISK_EJQ,
+		    "status is empty or longer than %zu bytes",
+		    sizeof rec->status - 1);
+	} else {
+		snprintf(rec->status, sizeof rec->status, "%s",
+		    jv_string_value(st));
+		rec->found = true;
+		rec->changed_at = 0;
+		if (jv_get_kind(ch) == JV_KIND_STRING) {
+			if (risk_time_parse(jv_string_value(ch), &sec) !=
+			    RISK_OK)
+				r = risk_seterr(err, RISK_EJQ,
+				    "status_changed_at is not a date");
+			else
+				rec->changed_at = sec;
+		} else if (jv_get_kind(ch) == JV_KIND_NUMBER) {
+			double d = jv_number_value(ch);
+
+			if (d < 0 || d > 253402300799.0)
+				r = risk_seterr(err, RISK_EJQ,
+				    "status_changed_at is out of range");
+			else
+				rec->changed_at = (int64_t)d;
+		} else if (jv_is_valid(ch) &&
+		    jv_get_kind(ch) != JV_KIND_NULL) {
+			r = risk_seterr(err, RISK_EJQ,
+			    "status_changed_at is not a date");
+		}
+	}
+	jv_free(st);
+	jv_free(ch);
+	return r;
+}
+
+/* Parse a body; RISK_EJQ with the parser's reason if it is not JSON. */
+static int
+parse(const char *body, size_t len, jv *out, char *err)
+{
+	jv v;
+
+	if (len > INT32_MAX)
+		return risk_seterr(err, RISK_EJQ, "body too large");
+	v = jv_parse_sized(body, (int)len);
+	if (!jv_is_valid(v))
+		return invalid(v, "body is not JSON", err);
+	*out = v;
+	return RISK_OK;
+}
+
+int
+risk_map_apply(struct risk_map *m, const char *body, size_t len,
+    struct risk_record *rec, char *err)
+{
+	struct risk_filter *f = m->filter;
+	jv in, r;
+	int ret;
+
+	if ((ret = parse(body, len, &in, err)) != RISK_OK)
+		return ret;
+	if (f == NULL)
+		return to_record(in, rec, err);
+	f->msg[0] = '\0';
+	jq_start(f->jq, in, 0);
+	r = jq_next(f->jq);
+	if (jv_is_valid(r)) {
+		ret = to_record(r, rec, err);
+		/* drain the rest so the next body starts clean */
+		while (jv_is_valid(r = jq_next(f->jq)))
+			jv_free(r);
+		jv_free(r);
+		return ret;
+	}
+	if (jv_invalid_has_msg(jv_copy(r)))
+		return invalid(r, "map", err);
+	jv_free(r);
+	return risk_seterr(err, RISK_EJQ, "map: filter gave no output");
+}
+
+int
+risk_json_compact(const char *body, size_t len, FILE *fp, char *err)
+{
+	jv v;
+	int r;
+
+	if ((r = parse(body, len, &v, err)) != RISK_OK)
+		return r;
+	jv_dumpf(v, fp, 0);
+	putc_unlocked('\n', fp);
+	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
+	    RISK_OK;
+}

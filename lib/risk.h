@@ -104,7 +104,7 @@ struct risk_db_opts {
 };
 
 /* Fill opts from the environment where the caller left fields NULL. */
-void risk_db_opts_env(struct risk_db_opts *o);
+int risk_db_opts_env(struct risk_db_opts *o, char *err);
 /* The path that opts resolve to (for messages); out of PATH_MAX. */
 int risk_db_path(const struct risk_db_opts *o, char *out, size_t outsz,
     char *err);
@@ -309,5 +309,20 @@ int risk_view_json(const struct risk_view *v, char *buf, size_t bufsz);
 /* {"error":code,"id":id} or without id when id is NULL. */
 int risk_error_json(const char *code, const char *id, char *buf,
     size_t bufsz);
+
+/*
+ * Mapping a legacy body to a record.  prog NULL is the default mapping,
+ * done in C: an object with a string "status" and an optional
+ * "changedAt" or "status_changed_at" (ISO 8601 or epoch seconds).  A
+ * user program (jq) must yield such an object; its first output counts.
+ */
+struct risk_map;
+int risk_map_new(struct risk_map **m, const char *prog, char *err);
+/* Fill rec->status, rec->changed_at, rec->found from body. */
+int risk_map_apply(struct risk_map *m, const char *body, size_t len,
+    struct risk_record *rec, char *err);
+void risk_map_free(struct risk_map *m);
+/* The body as one compact JSON line, or RISK_EJQ if it is not JSON. */
+int risk_json_compact(const char *body, size_t len, FILE *fp, char *err);
 
 #endif

@@ -92,7 +92,14 @@ expect_err_re '^risk-get: --max-age: 5x: invalid duration'
 expect_err_re '^usage: risk-get'
 run risk-get --bogus
 expect_rc 2
+expect_err_re '^risk-get: --bogus: unknown option$'
 expect_err_re 'usage: risk-get'
+run risk-get --max-age
+expect_rc 2
+expect_err_re '^risk-get: --max-age: needs a value$'
+run env RISK_LOCK_TIMEOUT=zz risk-get C1
+expect_rc 2
+expect_err_re '^risk-get: RISK_LOCK_TIMEOUT: zz: invalid duration$'
 run risk-get -h
 expect_rc 0
 expect_out_re '^usage: risk-get'
