@@ -191,8 +191,9 @@ main(int argc, char *argv[])
 	bool listall = false;
 	int c, r;
 
+	opterr = 0;
 	cmd_init("risk-get");
-	while ((c = getopt_long(argc, argv, "hqVv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {
@@ -213,8 +214,7 @@ main(int argc, char *argv[])
 			g.enqueue = false;
 			break;
 		default:
-			usage(stderr);
-			return RISK_EXIT_ERROR;
+			cmd_optfail(c, argv, usage);
 		}
 	}
 	argc -= optind;
@@ -225,7 +225,7 @@ main(int argc, char *argv[])
 	if (jq != NULL && risk_filter_new(&g.out.filter, jq, err) != RISK_OK)
 		cmd_badopt(usage, "--jq: %s", err);
 	g.out.fp = stdout;
-	risk_db_opts_env(&dbo);
+	cmd_env(&dbo);
 	dbo.readonly = !g.enqueue || listall;
 	r = risk_db_open(&g.db, &dbo, err);
 	if (r == RISK_ENOTFOUND)	/* nothing cached yet: all misses */
@@ -241,7 +241,7 @@ main(int argc, char *argv[])
 			cmd_err("%s", err);
 			worse(&g, risk_exit_status(r));
 		}
-	} else if ((r = risk_loop(argc, argv, &loop, err)) != 0) {
+	} else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
 		cmd_err("%s", err);
 		worse(&g, RISK_EXIT_ERROR);
 	}
