@@ -52,6 +52,8 @@ long cmd_number(const char *opt, const char *s, long min, long max,
 const char *cmd_safe(const char *s, char *buf, size_t sz);
 /* Flush and check stdout: RISK_EXIT_ERROR on a write error, else st. */
 int cmd_fshut(int st);
+/* A whole (small) file as a string, or die naming it. */
+char *cmd_slurp(const char *path, size_t max);
 /* Print the version and exit 0. */
 noreturn void cmd_version(void);
 /* Read the environment into o, or die with usage status. */

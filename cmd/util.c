@@ -222,3 +222,29 @@ cmd_optfail(int c, char **argv, void (*usage)(FILE *))
 		cmd_badopt(usage, "-%c: unknown option", optopt);
 	cmd_badopt(usage, "%s: unknown option", opt);
 }
+
+char *
+cmd_slurp(const char *path, size_t max)
+{
+	char chunk[4096], *buf = NULL;
+	size_t len = 0, n;
+	FILE *fp, *mem;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		cmd_die(RISK_EXIT_ERROR, "%s: %s", path, strerror(errno));
+	if ((mem = open_memstream(&buf, &len)) == NULL)
+		cmd_die(RISK_EXIT_ERROR, "out of memory");
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+		if (len + n > max)
+			cmd_die(RISK_EXIT_ERROR, "%s: larger than %zu bytes",
+			    path, max);
+		if (fwrite(chunk, 1, n, mem) != n || fflush(mem) != 0)
+			cmd_die(RISK_EXIT_ERROR, "out of memory");
+	}
+	if (ferror(fp))
+		cmd_die(RISK_EXIT_ERROR, "%s: %s", path, strerror(errno));
+	fclose(fp);
+	if (fclose(mem) != 0)
+		cmd_die(RISK_EXIT_ERROR, "out of memory");
+	return buf;
+}

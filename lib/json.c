@@ -16,6 +16,8 @@
 
 #include "risk.h"
 
+static int invalid_raw(jv v, const char *what, char *err);
+
 struct risk_filter {
 	jq_state *jq;
 	char msg[RISK_ERRLEN];	/* last error libjq reported */
@@ -27,6 +29,10 @@ on_error(void *arg, jv msg)
 	struct risk_filter *f = arg;
 	jv s;
 
+	if (f->msg[0] != '\0') {	/* keep the first: the rest summarise */
+		jv_free(msg);
+		return;
+	}
 	if (jv_get_kind(msg) == JV_KIND_STRING) {
 		snprintf(f->msg, sizeof f->msg, "%s", jv_string_value(msg));
 		jv_free(msg);
@@ -35,6 +41,27 @@ on_error(void *arg, jv msg)
 	s = jv_dump_string(msg, 0);
 	snprintf(f->msg, sizeof f->msg, "%s", jv_string_value(s));
 	jv_free(s);
+}
+
+/* "jq: error: syntax error, … (Unix shell quoting issues?) at <top-level>,
+ * line 1:\n<program>" -> "syntax error, … at <top-level>, line 1" */
+static void
+tidy_compile(char *m)
+{
+	static const char pre[] = "jq: error: ", hint[] =
+	    " (Unix shell quoting issues?)";
+	char *p;
+	size_t n;
+
+	if (strncmp(m, pre, sizeof pre - 1) == 0)
+		memmove(m, m + sizeof pre - 1, strlen(m) - sizeof pre + 2);
+	if ((p = strstr(m, hint)) != NULL)
+		memmove(p, p + sizeof hint - 1, strlen(p) - sizeof hint + 2);
+	if ((p = strchr(m, '\n')) != NULL)
+		*p = '\0';
+	n = strlen(m);
+	if (n > 0 && m[n - 1] == ':')
+		m[n - 1] = '\0';
 }
 
 int
@@ -50,6 +77,7 @@ risk_filter_new(struct risk_filter **fp, const char *prog, char *err)
 	}
 	jq_set_error_cb(f->jq, on_error, f);
 	if (!jq_compile(f->jq, prog)) {
+		tidy_compile(f->msg);
 		risk_seterr(err, RISK_EJQ, "invalid jq filter: %s",
 		    f->msg[0] != '\0' ? f->msg : "compile error");
 		risk_filter_free(f);
@@ -68,9 +96,35 @@ risk_filter_free(struct risk_filter *f)
 	free(f);
 }
 
+/*
+ * One line, no control bytes, and none of the body echoed back: reasons
+ * end up in logs and terminals, and bodies come from outside.
+ */
+static void
+tidy(char *s)
+{
+	char *p;
+
+	if ((p = strstr(s, " (while parsing")) != NULL)
+		*p = '\0';
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
 /* The message of an invalid jv (consumed) into err. */
 static int
 invalid(jv v, const char *what, char *err)
+{
+	int r = invalid_raw(v, what, err);
+
+	if (err != NULL)
+		tidy(err);
+	return r;
+}
+
+static int
+invalid_raw(jv v, const char *what, char *err)
 {
 	jv msg = jv_invalid_get_msg(v);
 	int r;
@@ -352,4 +406,99 @@ risk_json_compact(const char *body, size_t len, FILE *fp, char *err)
 	putc_unlocked('\n', fp);
 	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
 	    RISK_OK;
+}
+
+/* ---- lines of a dump (risk-load) ------------------------------------ */
+/*
+ * A dump line is parsed once: the ID comes out of the object, then the
+ * object itself goes through the mapping like a legacy body.  The
+ * default mapping stays in C, so a million lines never touch jq.
+ */
+
+/* The ID under key (a string, or a whole number) into rec->id. */
+static int
+line_id(jv o, const char *key, struct risk_record *rec, char *err)
+{
+	jv v = jv_object_get(jv_copy(o), jv_string(key));
+	int r = RISK_OK, len;
+	double d;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING:
+		len = jv_string_length_bytes(jv_copy(v));
+		if (len <= 0 || len > RISK_ID_MAX ||
+		    !risk_id_valid(jv_string_value(v), (size_t)len))
+			r = risk_seterr(err, RISK_EINVAL,
+			    "\"%s\": invalid company id", key);
+		else
+			memcpy(rec->id, jv_string_value(v), (size_t)len + 1);
+		break;
+	case JV_KIND_NUMBER:
+		d = jv_number_value(v);
+		if (d < 0 || d > 9007199254740991.0 || d != (double)(int64_t)d)
+			r = risk_seterr(err, RISK_EINVAL,
+			    "\"%s\": not a whole number", key);
+		else
+			snprintf(rec->id, sizeof rec->id, "%lld",
+			    (long long)d);
+		break;
+	case JV_KIND_INVALID:
+	case JV_KIND_NULL:
+		r = risk_seterr(err, RISK_EINVAL, "no \"%s\"", key);
+		break;
+	default:
+		r = risk_seterr(err, RISK_EINVAL,
+		    "\"%s\": not a string or a number", key);
+	}
+	jv_free(v);
+	return r;
+}
+
+int
+risk_map_line(struct risk_map *m, const char *line, size_t len,
+    const char *idkey, struct risk_record *rec, char *err)
+{
+	struct risk_filter *f = m->filter;
+	jv o, r;
+	int ret;
+
+	if (len > INT32_MAX)
+		return risk_seterr(err, RISK_EINVAL, "line too long");
+	o = jv_parse_sized(line, (int)len);
+	if (!jv_is_valid(o))
+		return invalid(o, "not JSON", err);
+	if (jv_get_kind(o) != JV_KIND_OBJECT) {
+		jv_free(o);
+		return risk_seterr(err, RISK_EINVAL, "not a JSON object");
+	}
+	if ((ret = line_id(o, idkey, rec, err)) != RISK_OK) {
+		jv_free(o);
+		return ret;
+	}
+	if (f == NULL)
+		return to_record(o, rec, err);
+	f->msg[0] = '\0';
+	jq_start(f->jq, o, 0);
+	r = jq_next(f->jq);
+	if (jv_is_valid(r)) {
+		ret = to_record(r, rec, err);
+		while (jv_is_valid(r = jq_next(f->jq)))
+			jv_free(r);
+		jv_free(r);
+		return ret;
+	}
+	if (jv_invalid_has_msg(jv_copy(r)))
+		return invalid(r, "map", err);
+	jv_free(r);
+	return risk_seterr(err, RISK_EJQ, "map: filter gave no output");
+}
+
+int
+risk_json_quote(FILE *fp, const char *s)
+{
+	jv d = jv_dump_string(jv_string(s), 0);
+
+	fputs(jv_string_value(d), fp);
+	jv_free(d);
+	return ferror(fp) ? RISK_EIO : RISK_OK;
 }

@@ -212,6 +212,123 @@ int risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
 int risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
     int max_redrives, char *err);
 
+/* ---- log.c: the fetch log and drain summaries ------------------------ */
+
+/* One row per fetch attempt. */
+struct risk_log_entry {
+	int64_t at;		/* ms, when the attempt ended */
+	const char *id;
+	const char *outcome;	/* stored not_found retry dead lost released */
+	long http;		/* 0: no response */
+	int64_t ms;		/* how long the request took */
+	const char *reason;	/* NULL on success */
+};
+int risk_log_put(struct risk_db *db, const struct risk_log_entry *e,
+    char *err);
+
+/* One row per risk-drain run. */
+struct risk_run {
+	int64_t started_at, ended_at;	/* ms */
+	long claimed, stored, not_found, retried, dead, released;
+	int exit_status;
+};
+int risk_run_put(struct risk_db *db, const struct risk_run *r, char *err);
+
+/* ---- purge.c: retention --------------------------------------------- */
+
+/*
+ * Remove what is older than a cutoff, in transactions of at most batch
+ * rows, so that a large purge never holds the write lock for long.  The
+ * callback for the kind of row purged sees each row of a batch before
+ * that batch commits; flush() then runs, and only if both return 0 is the
+ * batch committed, so a caller that prints IDs never removes one it
+ * failed to print.  With dry_run nothing is written and the callbacks
+ * see every row that would go.
+ */
+struct risk_purge {
+	int64_t before_ms;	/* rows older than this go */
+	int batch;		/* rows per transaction; <= 0: 1000 */
+	bool dry_run;
+	risk_record_fn record;	/* may be NULL */
+	risk_dead_fn dead;	/* may be NULL */
+	int (*flush)(void *arg);	/* may be NULL */
+	void *arg;
+};
+/* Records fetched before the cutoff (not-found answers too). */
+int risk_purge_records(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err);
+/* Dead letters that died before the cutoff. */
+int risk_purge_dead(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err);
+/* Fetch-log rows and drain summaries written before the cutoff. */
+int risk_purge_log(struct risk_db *db, const struct risk_purge *p,
+    long *nlog, long *nrun, char *err);
+/* Give free pages back to the file system (VACUUM, WAL truncated). */
+int risk_vacuum(struct risk_db *db, char *err);
+/* One dead letter as a line: tab-separated, or a JSON object. */
+int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
+    char *err);
+
+/* ---- stat.c: figures and the fetch log ------------------------------ */
+
+/* Outcomes of a fetch attempt, as the fetch log names them. */
+enum risk_outcome {
+	RISK_OUT_STORED, RISK_OUT_NOT_FOUND, RISK_OUT_RETRY, RISK_OUT_DEAD,
+	RISK_OUT_LOST, RISK_OUT_RELEASED, RISK_NOUTCOME
+};
+extern const char *const risk_outcome_name[RISK_NOUTCOME];
+
+struct risk_stat_opts {
+	int64_t now_ms;
+	int64_t max_age_ms;	/* records fresher than this are fresh */
+	int64_t nf_max_age_ms;	/* the same for not-found answers */
+	int64_t window_ms;	/* fetch outcomes counted over this */
+};
+
+struct risk_stat {
+	long due, delayed, leased;	/* queue entries */
+	int64_t oldest_due_ms;	/* how long the oldest due entry waited */
+	long dead;
+	long fresh, stale, not_found, not_found_stale;	/* records */
+	bool have_run;		/* a drain summary exists */
+	struct risk_run run;	/* the last one */
+	long outcome[RISK_NOUTCOME];	/* fetch attempts in the window */
+	long outcome_other;	/* with a name not in the list */
+	int64_t fetch_ms;	/* time spent in those attempts */
+};
+/* Every figure, from one read snapshot. */
+int risk_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
+    struct risk_stat *st, char *err);
+
+/* seq orders the rows: a later row has a larger seq. */
+typedef int (*risk_log_fn)(int64_t seq, const struct risk_log_entry *e,
+    void *arg);
+/*
+ * Fetch-log rows written at or after since_ms, or, when *seq > 0, the
+ * rows after that one (to follow the log); of one company when id is not
+ * NULL.  Oldest first.  *seq is left at the last row seen.
+ */
+int risk_log_each(struct risk_db *db, int64_t since_ms, const char *id,
+    int64_t *seq, risk_log_fn fn, void *arg, char *err);
+/* One fetch-log row as a line: tab-separated, or a JSON object. */
+int risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
+    char *err);
+
+/* ---- json.c (risk-load's part): lines of a dump --------------------- */
+
+struct risk_map;
+
+/*
+ * One line of a legacy dump: a JSON object holding the company ID under
+ * idkey (a string, or a whole number) beside the legacy body's fields.
+ * The whole object goes through the mapping, as a body would.  Fills
+ * rec->id and what risk_map_apply fills.
+ */
+int risk_map_line(struct risk_map *m, const char *line, size_t len,
+    const char *idkey, struct risk_record *rec, char *err);
+/* s as a JSON string, quotes included. */
+int risk_json_quote(FILE *fp, const char *s);
+
 /* ---- fetch.c: libcurl, linked only into programs that fetch -------- */
 
 /*
@@ -324,5 +441,77 @@ int risk_map_apply(struct risk_map *m, const char *body, size_t len,
 void risk_map_free(struct risk_map *m);
 /* The body as one compact JSON line, or RISK_EJQ if it is not JSON. */
 int risk_json_compact(const char *body, size_t len, FILE *fp, char *err);
+
+/* ---- cgi.c: one HTTP request, as CGI hands it over ------------------ */
+
+/*
+ * Pure functions, so that a fuzzer can drive them: the parser takes the
+ * CGI variables as strings (any may be NULL) and reads nothing else;
+ * the answer is computed from the lookup; only risk_cgi_write() writes,
+ * to the stream it is given.
+ */
+#define RISK_CGI_PATH_MAX 256		/* longer PATH_INFO: 400 */
+#define RISK_CGI_QUERY_MAX 1024		/* longer QUERY_STRING: 400 */
+#define RISK_CGI_INM_MAX 1024		/* longer If-None-Match: no match */
+#define RISK_CGI_ETAG_LEN 24		/* "0123456789abcdef" and NUL */
+#define RISK_CGI_BODY_MAX 1024
+#define RISK_CGI_RETRY_QUEUED 60	/* Retry-After of a queued miss, s */
+#define RISK_CGI_RETRY_BUSY 5		/* Retry-After of a 503, s */
+
+struct risk_cgi_env {
+	const char *method;		/* REQUEST_METHOD */
+	const char *path_info;		/* PATH_INFO, decoded by the server */
+	const char *query;		/* QUERY_STRING, still URL-encoded */
+	const char *if_none_match;	/* HTTP_IF_NONE_MATCH */
+	const char *if_modified_since;	/* HTTP_IF_MODIFIED_SINCE */
+};
+
+struct risk_cgi_req {
+	int status;			/* 0: look id up; else 400 or 405 */
+	const char *error;		/* the error code of a 400 or 405 */
+	bool head;			/* HEAD: headers only */
+	char id[RISK_ID_MAX + 1];	/* valid when status is 0 */
+	bool has_inm;			/* If-None-Match was given */
+	char if_none_match[RISK_CGI_INM_MAX + 1];
+	int64_t if_modified_since;	/* seconds; -1: none or unreadable */
+};
+
+struct risk_cgi_resp {
+	int status;			/* 200 304 400 404 405 502 503 */
+	bool head;			/* write no body */
+	bool allow;			/* Allow: GET, HEAD */
+	char etag[RISK_CGI_ETAG_LEN];	/* "" for none */
+	int64_t last_modified;		/* seconds; -1: none */
+	int64_t max_age;		/* seconds; -1: Cache-Control: no-store */
+	int64_t age;			/* seconds; -1: none */
+	int64_t retry_after;		/* seconds; -1: none */
+	size_t body_len;
+	char body[RISK_CGI_BODY_MAX];	/* JSON, without the final newline */
+};
+
+/*
+ * GET or HEAD with an ID in PATH_INFO ("/ID") or in QUERY_STRING
+ * ("id=ID", URL-encoded; other parameters ignored): RISK_OK and
+ * req->id.  Otherwise RISK_EINVAL, with req->status 405 (method) or
+ * 400 (no, bad, repeated or overlong ID, or an ID given both ways).
+ */
+int risk_cgi_parse(const struct risk_cgi_env *env, struct risk_cgi_req *req);
+/*
+ * The response to req.  dbstatus is RISK_OK when the lookup worked:
+ * v->rec is the record (NULL for a miss) and v->queued says whether a
+ * fetch is queued now.  Any other dbstatus answers 503.
+ */
+int risk_cgi_answer(const struct risk_cgi_req *req, const struct risk_view *v,
+    int dbstatus, struct risk_cgi_resp *resp);
+/* The CGI response: Status line, headers, blank line, body unless HEAD. */
+int risk_cgi_write(FILE *fp, const struct risk_cgi_resp *resp, char *err);
+/* A strong ETag from id, fetched_at and status, quotes included. */
+void risk_cgi_etag(const struct risk_record *rec,
+    char out[RISK_CGI_ETAG_LEN]);
+/* If-None-Match (weak comparison, lists, W/, "*") against an ETag. */
+bool risk_cgi_etag_match(const char *header, const char *etag);
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", both ways. */
+void risk_http_date(int64_t sec, char out[32]);
+int risk_http_date_parse(const char *s, int64_t *sec);
 
 #endif

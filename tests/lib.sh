@@ -73,6 +73,7 @@ expect_err_empty() {
 	if [ ! -s "$T/err" ]; then pass "stderr empty: $LAST"
 	else fail "expected empty stderr"; fi
 }
+not() { ! "$@"; }
 expect() {
 	local what=$1; shift
 	if "$@"; then pass "$what"; else fail "$what"; fi
@@ -101,4 +102,28 @@ finish() {
 	echo "# $NAME: $PASS passed, $FAIL failed"
 	[ -z "${RESULTS:-}" ] || echo "$PASS $FAIL" >>"$RESULTS"
 	[ "$FAIL" -eq 0 ]
+}
+
+# Start the stand-in legacy service on a free port of 127.0.0.1 with the
+# given options; sets $PORT, $SOURCE and RISK_SOURCE_URL; stopped at exit.
+standin() {
+	local log=$T/standin.$$.$RANDOM
+	"$ROOT/scripts/legacy-standin" --port 0 "$@" >"$log" 2>&1 &
+	STANDIN_PID=$!
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $STANDIN_PID 2>/dev/null; wait $STANDIN_PID 2>/dev/null"
+	for _ in $(seq 100); do
+		PORT=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$log")
+		[ -n "$PORT" ] && break
+		sleep 0.05
+	done
+	SOURCE="http://127.0.0.1:$PORT/financial-risk/{id}"
+	export RISK_SOURCE_URL=$SOURCE
+}
+
+# GET a path of the stand-in (e.g. /_stats).
+standin_get() { curl -s "http://127.0.0.1:$PORT$1"; }
+
+# A free TCP port on 127.0.0.1 with nothing listening.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -1,0 +1,473 @@
+/*
+ * risk-drain — the queue worker that cron runs: claim, fetch, store,
+ * retry, dead-letter.
+ *
+ * Invariants:
+ * - Requests in flight never exceed --concurrency across every drainer:
+ *   an entry is fetched only while this process holds its lease, and
+ *   claims take no more than the cap minus all live leases.
+ * - Each finished request is settled on its own (stored, not found,
+ *   retried or dead-lettered) in the transaction that also claims its
+ *   replacement; a failure never takes its batch siblings with it.
+ * - Nothing is lost: a kill at any point leaves every entry queued (its
+ *   lease runs out), stored, or dead-lettered with its reason.  A stop by
+ *   signal aborts transfers and hands their leases back uncounted.
+ * - Memory is bounded by the concurrency: the queue is never loaded.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+#define MAX_SLOTS RISK_FETCH_MAX_SLOTS
+
+enum { OPT_BACKOFF = OPT_COMMON_END, OPT_BREAKER, OPT_CONCURRENCY,
+	OPT_CREDENTIALS, OPT_LEASE, OPT_MAP, OPT_MAP_FILE, OPT_MAX_ATTEMPTS,
+	OPT_MAX_BODY, OPT_MAX_TIME, OPT_SOURCE, OPT_TIMEOUT };
+
+static const struct option longopts[] = {
+	COMMON_LONGOPTS,
+	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+	{ "breaker", required_argument, NULL, OPT_BREAKER },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	{ "lease", required_argument, NULL, OPT_LEASE },
+	{ "map", required_argument, NULL, OPT_MAP },
+	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
+	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* A finished request waiting to be settled in the next transaction. */
+struct done {
+	struct risk_entry *e;
+	const char *result;	/* how it was settled, for the log and -v */
+	enum risk_fetch_outcome outcome;
+	bool aborted;
+	bool mapped;		/* rec holds the mapped answer */
+	struct risk_record rec;
+	long http;
+	int64_t ms, retry_after;
+	char reason[256];
+};
+
+struct drain {
+	struct risk_db *db;
+	struct risk_fetcher *f;
+	struct risk_map *map;
+	struct risk_entry slot[MAX_SLOTS];
+	bool used[MAX_SLOTS];
+	struct done done[MAX_SLOTS];
+	int ndone;
+	int concurrency, max_attempts, breaker;
+	int64_t timeout, lease, backoff, deadline;
+	int fails_in_row;	/* connection errors and 5xx, for the breaker */
+	bool tripped;
+	char tripreason[256];
+	struct risk_run run;
+	int64_t last_progress;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: risk-drain [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
+	    "                  [--source URL] [--concurrency N] [--timeout DUR]\n"
+	    "                  [--max-time DUR] [--max-attempts N] [--lease DUR]\n"
+	    "                  [--backoff DUR] [--breaker N] [--map FILTER |\n"
+	    "                  --map-file PATH] [--max-body BYTES]\n"
+	    "                  [--credentials FILE]\n");
+}
+
+static void
+onsignal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* Called by the fetcher for each finished transfer: map, then queue the
+ * outcome for the next transaction.  The body is valid only here. */
+static void
+finished(const struct risk_fetch_result *r, void *arg)
+{
+	struct drain *d = arg;
+	struct done *x = &d->done[d->ndone++];
+	char err[RISK_ERRLEN];
+
+	memset(x, 0, sizeof *x);
+	x->e = r->udata;
+	x->outcome = r->outcome;
+	x->http = r->http_status;
+	x->ms = r->elapsed_ms;
+	x->retry_after = r->retry_after_ms;
+	x->aborted = r->outcome == RISK_FETCH_RETRY && r->http_status == 0 &&
+	    strcmp(r->reason, "aborted") == 0;
+	snprintf(x->reason, sizeof x->reason, "%s", r->reason);
+	snprintf(x->rec.id, sizeof x->rec.id, "%s", x->e->id);
+	x->rec.fetched_at = risk_now_ms() - r->elapsed_ms;
+	if (r->outcome == RISK_FETCH_OK) {
+		if (risk_map_apply(d->map, r->body, r->body_len, &x->rec,
+		    err) == RISK_OK) {
+			x->mapped = true;
+		} else {
+			x->outcome = RISK_FETCH_RETRY;
+			snprintf(x->reason, sizeof x->reason, "%.255s", err);
+		}
+	}
+	/* the breaker counts only signs that the service itself is down */
+	if (x->outcome == RISK_FETCH_RETRY && !x->aborted &&
+	    (x->http == 0 || x->http >= 500)) {
+		if (++d->fails_in_row >= d->breaker && d->breaker > 0 &&
+		    !d->tripped) {
+			d->tripped = true;
+			snprintf(d->tripreason, sizeof d->tripreason, "%s",
+			    x->reason);
+		}
+	} else if (x->outcome != RISK_FETCH_RETRY) {
+		d->fails_in_row = 0;
+	}
+}
+
+static void
+logrow(struct drain *d, struct done *x, const char *outcome,
+    const char *reason)
+{
+	struct risk_log_entry l = { .at = risk_now_ms(), .id = x->e->id,
+	    .outcome = outcome, .http = x->http, .ms = x->ms,
+	    .reason = reason };
+	char err[RISK_ERRLEN];
+
+	/* the log is a record of what happened, not part of it */
+	if (risk_log_put(d->db, &l, err) != RISK_OK)
+		cmd_warn("fetch log: %s", err);
+}
+
+/* Settle one finished request; a lost lease changes nothing. */
+static int
+settle(struct drain *d, struct done *x, char *err)
+{
+	bool dead;
+	int r;
+
+	if (x->aborted) {
+		x->result = "released";
+		snprintf(x->reason, sizeof x->reason, "stopped by signal");
+		r = risk_release(d->db, x->e, err);
+	} else if (x->outcome == RISK_FETCH_RETRY) {
+		r = risk_fail(d->db, x->e, x->reason, risk_now_ms(),
+		    d->backoff, x->retry_after, d->max_attempts, &dead, err);
+		x->result = dead ? "dead" : "retry";
+	} else {
+		/* ack first: a lease lost to another drainer stores nothing */
+		if ((r = risk_ack(d->db, x->e, err)) == RISK_OK) {
+			x->rec.found = x->outcome != RISK_FETCH_NOT_FOUND;
+			r = risk_record_put(d->db, &x->rec, NULL, err);
+		}
+		x->result = x->rec.found ? "stored" : "not_found";
+		x->reason[0] = '\0';
+	}
+	if (r == RISK_ELOST) {
+		cmd_warn("%s", err);
+		x->result = "lost";
+		snprintf(x->reason, sizeof x->reason, "lease lost");
+		r = RISK_OK;
+	}
+	if (r == RISK_OK)
+		logrow(d, x, x->result, x->reason[0] != '\0' ? x->reason :
+		    NULL);
+	return r;
+}
+
+/* After the commit: count what was settled. */
+static void
+count(struct drain *d, const struct done *x)
+{
+	const char *s = x->result;
+
+	if (strcmp(s, "stored") == 0)
+		d->run.stored++;
+	else if (strcmp(s, "not_found") == 0)
+		d->run.not_found++;
+	else if (strcmp(s, "retry") == 0)
+		d->run.retried++;
+	else if (strcmp(s, "released") == 0)
+		d->run.released++;
+	else if (strcmp(s, "dead") == 0) {
+		d->run.dead++;
+		cmd_info("%s: dead-lettered after %d attempts: %s", x->e->id,
+		    x->e->attempts, x->reason);
+	}
+}
+
+static bool
+may_claim(struct drain *d, int64_t now)
+{
+	return !stopping && !d->tripped && now + d->timeout <= d->deadline;
+}
+
+/*
+ * One write transaction: settle what finished, then claim as many
+ * entries as there are free slots.  *claimed is how many were claimed;
+ * *capfull says none could be because other drainers hold the cap.
+ */
+static int
+tick(struct drain *d, int *claimed, bool *capfull, char *err)
+{
+	struct risk_entry got[MAX_SLOTS];
+	int i, j, n = 0, r, want, leased;
+	int64_t now;
+
+	*claimed = 0;
+	*capfull = false;
+	now = risk_now_ms();
+	want = may_claim(d, now) ? risk_fetcher_slots(d->f) : 0;
+	if (d->ndone == 0 && want == 0)
+		return RISK_OK;
+	if ((r = risk_db_begin(d->db, err)) != RISK_OK)
+		return r;
+	for (i = 0; i < d->ndone; i++)
+		if ((r = settle(d, &d->done[i], err)) != RISK_OK)
+			goto fail;
+	if (want > 0) {
+		if ((r = risk_claim(d->db, now, d->lease, want, d->concurrency,
+		    got, &n, err)) != RISK_OK)
+			goto fail;
+		if (n == 0) {
+			if ((r = risk_queue_leased(d->db, now, &leased, err)) !=
+			    RISK_OK)
+				goto fail;
+			*capfull = leased >= d->concurrency;
+		}
+	}
+	if ((r = risk_db_commit(d->db, err)) != RISK_OK)
+		goto undo;
+	/* settled: count them and free their slots */
+	for (i = 0; i < d->ndone; i++) {
+		count(d, &d->done[i]);
+		d->used[d->done[i].e - d->slot] = false;
+	}
+	d->ndone = 0;
+	for (i = 0, j = 0; i < n; i++) {
+		while (d->used[j])
+			j++;
+		d->slot[j] = got[i];
+		d->used[j] = true;
+		if ((r = risk_fetcher_add(d->f, d->slot[j].id, &d->slot[j],
+		    err)) != RISK_OK) {
+			/* cannot happen with a free slot; the lease runs out */
+			d->used[j] = false;
+			return r;
+		}
+	}
+	d->run.claimed += n;
+	*claimed = n;
+	return RISK_OK;
+fail:
+	risk_db_rollback(d->db);
+undo:
+	return r;
+}
+
+static void
+progress(struct drain *d, bool last)
+{
+	int64_t now = risk_now_ms();
+
+	if (verbose < 1 || !isatty(2) || (!last && now - d->last_progress <
+	    500))
+		return;
+	d->last_progress = now;
+	fprintf(stderr, "\r%s: claimed %ld, stored %ld, not found %ld, "
+	    "retried %ld, dead %ld%s", progname, d->run.claimed,
+	    d->run.stored, d->run.not_found, d->run.retried, d->run.dead,
+	    last ? "\r\033[K" : "");
+}
+
+static int
+drain(struct drain *d)
+{
+	char err[RISK_ERRLEN];
+	int claimed, r, fails = 0;
+	bool capfull, aborted = false;
+
+	for (;;) {
+		if (stopping && !aborted && risk_fetcher_busy(d->f) > 0) {
+			risk_fetcher_abort(d->f, finished, d);
+			aborted = true;
+		}
+		r = tick(d, &claimed, &capfull, err);
+		if (r == RISK_EBUSY && ++fails < 3) {
+			cmd_warn("%s; trying again", err);
+			continue;	/* results stay pending */
+		}
+		if (r != RISK_OK) {
+			cmd_err("%s", err);
+			risk_fetcher_abort(d->f, NULL, NULL);
+			return risk_exit_status(r);
+		}
+		fails = 0;
+		progress(d, false);
+		if (risk_fetcher_busy(d->f) == 0 && d->ndone == 0) {
+			if (!may_claim(d, risk_now_ms()))
+				break;
+			if (claimed == 0 && !capfull)
+				break;		/* nothing due */
+			if (claimed == 0) {	/* others hold the cap */
+				usleep(100 * 1000);
+				continue;
+			}
+		}
+		if (risk_fetcher_run(d->f, 100, finished, d, err) < 0) {
+			cmd_err("%s", err);
+			return RISK_EXIT_ERROR;
+		}
+	}
+	progress(d, true);
+	if (d->tripped) {
+		cmd_err("%s: legacy service looks down (%d failures in a row, "
+		    "last: %s); stopping early", "source", d->fails_in_row,
+		    d->tripreason);
+		return RISK_EXIT_TEMPFAIL;
+	}
+	return RISK_EXIT_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct risk_fetch_opts fo = { 0 };
+	struct drain d = { .concurrency = 4, .max_attempts = 5, .breaker = 5,
+	    .timeout = 5000, .lease = -1, .backoff = 30000 };
+	const char *mapprog = NULL, *mapfile = NULL, *e;
+	char err[RISK_ERRLEN], *mapbuf = NULL;
+	struct sigaction sa;
+	int64_t maxtime = 600000;
+	int c, st;
+
+	opterr = 0;
+	cmd_init("risk-drain");
+	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+		if (cmd_common(c, optarg, &dbo, usage))
+			continue;
+		switch (c) {
+		case OPT_BACKOFF:
+			d.backoff = cmd_duration("backoff", optarg, usage);
+			break;
+		case OPT_BREAKER:
+			d.breaker = (int)cmd_number("breaker", optarg, 0,
+			    1000000, usage);
+			break;
+		case OPT_CONCURRENCY:
+			d.concurrency = (int)cmd_number("concurrency", optarg,
+			    1, MAX_SLOTS, usage);
+			break;
+		case OPT_CREDENTIALS:
+			fo.credentials = optarg;
+			break;
+		case OPT_LEASE:
+			d.lease = cmd_duration("lease", optarg, usage);
+			break;
+		case OPT_MAP:
+			mapprog = optarg;
+			break;
+		case OPT_MAP_FILE:
+			mapfile = optarg;
+			break;
+		case OPT_MAX_ATTEMPTS:
+			d.max_attempts = (int)cmd_number("max-attempts",
+			    optarg, 1, 1000, usage);
+			break;
+		case OPT_MAX_BODY:
+			fo.max_body = (size_t)cmd_number("max-body", optarg,
+			    1, RISK_FETCH_MAX_BODY_CAP, usage);
+			break;
+		case OPT_MAX_TIME:
+			maxtime = cmd_duration("max-time", optarg, usage);
+			break;
+		case OPT_SOURCE:
+			fo.url_template = optarg;
+			break;
+		case OPT_TIMEOUT:
+			d.timeout = cmd_duration("timeout", optarg, usage);
+			if (d.timeout == 0)
+				cmd_badopt(usage, "--timeout: must be more "
+				    "than 0");
+			break;
+		default:
+			cmd_optfail(c, argv, usage);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		cmd_badopt(usage, "%s: unexpected argument (risk-drain takes "
+		    "IDs from the queue; see risk-enqueue)", argv[0]);
+	if (fo.url_template == NULL &&
+	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
+		fo.url_template = e;
+	if (fo.url_template == NULL)
+		cmd_badopt(usage, "no legacy service: give --source URL or "
+		    "set RISK_SOURCE_URL");
+	if (fo.credentials == NULL &&
+	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
+		fo.credentials = e;
+	if (risk_fetch_check_template(fo.url_template, err) != RISK_OK)
+		cmd_badopt(usage, "--source: %s", err);
+	if (mapprog != NULL && mapfile != NULL)
+		cmd_badopt(usage, "--map and --map-file exclude each other");
+	if (d.lease < 0)
+		d.lease = 2 * d.timeout + 10000;
+	if (d.lease <= d.timeout)
+		cmd_badopt(usage, "--lease must be longer than --timeout");
+	if (mapfile != NULL)
+		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
+	if (risk_map_new(&d.map, mapprog, err) != RISK_OK)
+		cmd_badopt(usage, "--map: %s", err);
+	free(mapbuf);
+	fo.timeout_ms = d.timeout;
+	fo.concurrency = d.concurrency;
+	cmd_env(&dbo);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = onsignal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.run.started_at = risk_now_ms();
+	d.deadline = d.run.started_at + maxtime;
+	d.db = cmd_open(&dbo);
+	if (risk_fetcher_new(&d.f, &fo, err) != RISK_OK)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+
+	st = drain(&d);
+
+	d.run.ended_at = risk_now_ms();
+	d.run.exit_status = st;
+	if (risk_run_put(d.db, &d.run, err) != RISK_OK)
+		cmd_warn("drain summary: %s", err);
+	cmd_info("claimed %ld, stored %ld, not found %ld, retried %ld, "
+	    "dead %ld, released %ld in %.1f s", d.run.claimed, d.run.stored,
+	    d.run.not_found, d.run.retried, d.run.dead, d.run.released,
+	    (double)(d.run.ended_at - d.run.started_at) / 1000);
+	risk_fetcher_free(d.f);
+	risk_map_free(d.map);
+	risk_db_close(d.db);
+	if (stopping && st == RISK_EXIT_OK)
+		st = RISK_EXIT_TEMPFAIL;	/* stopped before the end */
+	return cmd_fshut(st);
+}

@@ -1,0 +1,314 @@
+/*
+ * risk-fetch — ask the legacy service now and print the records.
+ *
+ * Requests run concurrently, never more than --concurrency at once, and
+ * results print in input order: a finished record waits in a bounded
+ * window until those before it are printed, and no new request starts
+ * while the window is full, so memory stays flat for any input length.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+enum { OPT_CONCURRENCY = OPT_COMMON_END, OPT_CREDENTIALS, OPT_JQ, OPT_MAP,
+	OPT_MAP_FILE, OPT_MAX_BODY, OPT_RAW, OPT_SOURCE, OPT_STORE,
+	OPT_TIMEOUT };
+
+static const struct option longopts[] = {
+	COMMON_LONGOPTS,
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	{ "jq", required_argument, NULL, OPT_JQ },
+	{ "map", required_argument, NULL, OPT_MAP },
+	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "store", no_argument, NULL, OPT_STORE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+#define WINDOW_PER_SLOT 8
+
+/* One input ID, from the time it is read until its line is printed. */
+struct item {
+	char id[RISK_ID_MAX + 1];
+	bool done, ok;
+	struct risk_record rec;
+	char *raw;		/* --raw: the body as received */
+	size_t rawlen;
+	char reason[256];
+};
+
+struct fetch {
+	struct risk_fetcher *f;
+	struct risk_map *map;
+	struct risk_db *db;
+	struct risk_printer out;
+	struct item *win;	/* ring of nwin items, in input order */
+	size_t nwin, head, count;
+	bool raw;
+	int status;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: risk-fetch [-hqVv] [--source URL] [--concurrency N]\n"
+	    "                  [--timeout DUR] [--map FILTER | --map-file PATH]\n"
+	    "                  [--max-body BYTES] [--credentials FILE] [--raw]\n"
+	    "                  [--jq FILTER] [--store [--db PATH] [--stage NAME]\n"
+	    "                  [--queue PATH]] [ID ...]\n");
+}
+
+static void
+worse(struct fetch *x, int st)
+{
+	if (st == RISK_EXIT_TEMPFAIL || x->status == RISK_EXIT_TEMPFAIL)
+		x->status = RISK_EXIT_TEMPFAIL;
+	else if (st > x->status)
+		x->status = st;
+}
+
+static void
+finished(const struct risk_fetch_result *r, void *arg)
+{
+	struct fetch *x = arg;
+	struct item *it = r->udata;
+	char err[RISK_ERRLEN];
+
+	it->done = true;
+	snprintf(it->rec.id, sizeof it->rec.id, "%s", it->id);
+	it->rec.fetched_at = risk_now_ms() - r->elapsed_ms;
+	if (r->outcome == RISK_FETCH_NOT_FOUND) {
+		it->ok = true;
+		it->rec.found = false;
+	} else if (r->outcome == RISK_FETCH_RETRY) {
+		snprintf(it->reason, sizeof it->reason, "%s", r->reason);
+	} else if (x->raw) {
+		if ((it->raw = malloc(r->body_len + 1)) == NULL) {
+			snprintf(it->reason, sizeof it->reason,
+			    "out of memory");
+			return;
+		}
+		memcpy(it->raw, r->body, r->body_len);
+		it->rawlen = r->body_len;
+		it->ok = true;
+	} else if (risk_map_apply(x->map, r->body, r->body_len, &it->rec,
+	    err) == RISK_OK) {
+		it->ok = true;
+	} else {
+		snprintf(it->reason, sizeof it->reason, "%.255s", err);
+	}
+}
+
+static void
+emit(struct fetch *x, struct item *it)
+{
+	struct risk_view v = { .id = it->id, .rec = &it->rec,
+	    .now_ms = it->rec.fetched_at, .max_age_ms = INT64_MAX / 2 };
+	char err[RISK_ERRLEN];
+	int r;
+
+	if (it->ok && !x->raw && x->db != NULL) {
+		/* print what the cache now holds (its status_changed_at) */
+		if ((r = risk_record_put(x->db, &it->rec, NULL, err)) !=
+		    RISK_OK || (r = risk_record_get(x->db, it->id, &it->rec,
+		    err)) != RISK_OK) {
+			cmd_err("%s", err);
+			worse(x, risk_exit_status(r));
+		}
+	} else if (it->rec.changed_at == 0) {
+		it->rec.changed_at = it->rec.fetched_at / 1000;
+	}
+	if (!it->ok) {
+		cmd_err("%s: %s", it->id, it->reason);
+		worse(x, RISK_EXIT_PARTIAL);
+		return;
+	}
+	if (x->raw) {
+		fwrite(it->raw, 1, it->rawlen, stdout);
+		if (it->rawlen == 0 || it->raw[it->rawlen - 1] != '\n')
+			putchar('\n');
+		free(it->raw);
+		it->raw = NULL;
+	} else if ((r = risk_print_view(&x->out, &v, err)) != RISK_OK) {
+		if (r == RISK_EIO)
+			cmd_die(RISK_EXIT_ERROR, "standard output: %s",
+			    strerror(errno ? errno : EIO));
+		cmd_err("%s: %s", it->id, err);
+		worse(x, RISK_EXIT_ERROR);
+	}
+	if (ferror(stdout))
+		cmd_die(RISK_EXIT_ERROR, "standard output: %s",
+		    strerror(errno ? errno : EIO));
+	if (!it->rec.found && !x->raw)
+		worse(x, RISK_EXIT_PARTIAL);
+}
+
+/* Print every finished item at the head of the window. */
+static void
+flush_window(struct fetch *x)
+{
+	struct item *it;
+
+	while (x->count > 0 && (it = &x->win[x->head])->done) {
+		emit(x, it);
+		x->head = (x->head + 1) % x->nwin;
+		x->count--;
+	}
+}
+
+static int
+step(struct fetch *x)
+{
+	char err[RISK_ERRLEN];
+
+	if (risk_fetcher_run(x->f, 200, finished, x, err) < 0)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	flush_window(x);
+	return 0;
+}
+
+static int
+one(const char *id, void *arg)
+{
+	struct fetch *x = arg;
+	struct item *it;
+	char err[RISK_ERRLEN];
+
+	while (risk_fetcher_slots(x->f) == 0 || x->count == x->nwin)
+		step(x);
+	it = &x->win[(x->head + x->count) % x->nwin];
+	memset(it, 0, sizeof *it);
+	snprintf(it->id, sizeof it->id, "%s", id);
+	x->count++;
+	if (risk_fetcher_add(x->f, it->id, it, err) != RISK_OK) {
+		it->done = true;
+		snprintf(it->reason, sizeof it->reason, "%.255s", err);
+	}
+	flush_window(x);
+	return 0;
+}
+
+static void
+bad(const char *id, const char *reason, void *arg)
+{
+	char buf[80];
+
+	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
+	worse(arg, RISK_EXIT_ERROR);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct risk_fetch_opts fo = { .timeout_ms = 5000, .concurrency = 4 };
+	struct fetch x = { 0 };
+	struct risk_loop loop = { .id = one, .bad = bad, .arg = &x, .fd = 0 };
+	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL, *e;
+	char err[RISK_ERRLEN], *mapbuf = NULL;
+	bool store = false;
+	int c, r;
+
+	opterr = 0;
+	cmd_init("risk-fetch");
+	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+		if (cmd_common(c, optarg, &dbo, usage))
+			continue;
+		switch (c) {
+		case OPT_CONCURRENCY:
+			fo.concurrency = (int)cmd_number("concurrency", optarg,
+			    1, RISK_FETCH_MAX_SLOTS, usage);
+			break;
+		case OPT_CREDENTIALS:
+			fo.credentials = optarg;
+			break;
+		case OPT_JQ:
+			jq = optarg;
+			break;
+		case OPT_MAP:
+			mapprog = optarg;
+			break;
+		case OPT_MAP_FILE:
+			mapfile = optarg;
+			break;
+		case OPT_MAX_BODY:
+			fo.max_body = (size_t)cmd_number("max-body", optarg,
+			    1, RISK_FETCH_MAX_BODY_CAP, usage);
+			break;
+		case OPT_RAW:
+			x.raw = true;
+			break;
+		case OPT_SOURCE:
+			fo.url_template = optarg;
+			break;
+		case OPT_STORE:
+			store = true;
+			break;
+		case OPT_TIMEOUT:
+			fo.timeout_ms = cmd_duration("timeout", optarg, usage);
+			if (fo.timeout_ms == 0)
+				cmd_badopt(usage, "--timeout: must be more "
+				    "than 0");
+			break;
+		default:
+			cmd_optfail(c, argv, usage);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (fo.url_template == NULL &&
+	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
+		fo.url_template = e;
+	if (fo.url_template == NULL)
+		cmd_badopt(usage, "no legacy service: give --source URL or "
+		    "set RISK_SOURCE_URL");
+	if (fo.credentials == NULL &&
+	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
+		fo.credentials = e;
+	if (risk_fetch_check_template(fo.url_template, err) != RISK_OK)
+		cmd_badopt(usage, "--source: %s", err);
+	if (mapprog != NULL && mapfile != NULL)
+		cmd_badopt(usage, "--map and --map-file exclude each other");
+	if (x.raw && (store || jq != NULL))
+		cmd_badopt(usage, "--raw goes with neither --store nor --jq");
+	if (mapfile != NULL)
+		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
+	if (risk_map_new(&x.map, mapprog, err) != RISK_OK)
+		cmd_badopt(usage, "--map: %s", err);
+	free(mapbuf);
+	if (jq != NULL && risk_filter_new(&x.out.filter, jq, err) != RISK_OK)
+		cmd_badopt(usage, "--jq: %s", err);
+	x.out.fp = stdout;
+	cmd_env(&dbo);
+	signal(SIGPIPE, SIG_DFL);	/* `risk-fetch … | head` ends quietly */
+	if (store)
+		x.db = cmd_open(&dbo);
+	if (risk_fetcher_new(&x.f, &fo, err) != RISK_OK)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	x.nwin = (size_t)fo.concurrency * WINDOW_PER_SLOT;
+	if ((x.win = calloc(x.nwin, sizeof *x.win)) == NULL)
+		cmd_die(RISK_EXIT_ERROR, "out of memory");
+
+	if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
+		cmd_err("%s", err);
+		worse(&x, RISK_EXIT_ERROR);
+	}
+	while (x.count > 0)
+		step(&x);
+
+	risk_fetcher_free(x.f);
+	risk_map_free(x.map);
+	risk_filter_free(x.out.filter);
+	risk_db_close(x.db);
+	free(x.win);
+	return cmd_fshut(x.status);
+}

@@ -1,0 +1,170 @@
+#!/bin/bash
+# risk-drain against a real HTTP server on 127.0.0.1 (the stand-in with
+# canned faults): outcomes, retries, dead letters, the concurrency cap
+# across overlapping runs, kills, time budgets and lost leases.
+. "$(dirname "$0")/../lib.sh"
+
+q() { sqlite3 "$RISK_DB" "$1"; }
+standin --latency 0 --log "$T/requests.log"
+
+# --- every kind of answer, in one batch with failing siblings
+run risk-enqueue C1 C2 unknown-1 fail500-a busy-b slow429-c notjson-d \
+    html-e redirect-f huge-g hugechunk-h badmap-i flaky2-j
+run risk-drain --backoff 1h --max-attempts 3
+expect_rc 0
+expect_out_empty
+expect_err_empty
+run risk-get C1 C2
+expect_rc 0
+expect_out_re '"id":"C1","status":"(reliable|indebted)","status_changed_at":"2025-01-04T00:00:00Z"'
+run risk-get unknown-1
+expect_out_re '"id":"unknown-1","error":"not_found"'
+expect "nine failures wait for a retry" [ "$(q 'select count(*) from queue where token is null and attempts=1')" = 10 ]
+err() { q "select last_error from queue where id='$1'"; }
+expect "500 kept as the reason" [ "$(err fail500-a)" = "HTTP 500" ]
+expect "503 kept" [ "$(err busy-b)" = "HTTP 503" ]
+expect "non-JSON is a failure" [ "$(err notjson-d | cut -c1-17)" = "body is not JSON:" ]
+expect "HTML is a failure" [ "$(err html-e | cut -c1-17)" = "body is not JSON:" ]
+expect "redirect not followed" [ "$(err redirect-f)" = "redirect not followed (HTTP 302)" ]
+expect "huge body with Content-Length refused" [ "$(err huge-g)" = "body over 1048576 bytes" ]
+expect "huge chunked body refused" [ "$(err hugechunk-h)" = "body over 1048576 bytes" ]
+expect "a mapping without status fails" [ "$(err badmap-i)" = "mapping gave no string status" ]
+expect "reasons are one line" [ "$(q "select count(*) from queue where last_error like '%'||char(10)||'%'")" = 0 ]
+now=$(($(date +%s) * 1000))
+due() { q "select due - $now from queue where id='$1'"; }
+expect "Retry-After 7 s honoured over a shorter backoff" [ "$(q "select due - $now >= 6000 from queue where id='busy-b'")" = 1 ]
+expect "redirect target never fetched" [ "$(grep -c $'\tx\t' "$T/requests.log")" = 0 ]
+expect "fetch log has a row per attempt" [ "$(q 'select count(*) from fetch_log')" = 13 ]
+expect "fetch log outcomes" [ "$(q "select group_concat(outcome||':'||n) from (select outcome, count(*) n from fetch_log group by 1 order by 1)")" = "not_found:1,retry:10,stored:2" ]
+expect "drain summary kept" [ "$(q 'select claimed||","||stored||","||not_found||","||retried from drain_run')" = "13,2,1,10" ]
+
+# --- fails twice then works; dead letter after max attempts
+q "update queue set due=0"
+run risk-drain --backoff 1ms --max-attempts 3 -v
+expect_rc 0
+expect_err_re '^risk-drain: claimed [0-9]+, stored 1, not found 0, retried [0-9]+, dead 7, released 0 in [0-9.]+ s$'
+expect_err_re '^risk-drain: fail500-a: dead-lettered after 3 attempts: HTTP 500$'
+run risk-get flaky2-j
+expect_rc 0
+expect "seven dead letters with reasons and attempts" [ "$(q "select count(*) from dead where attempts=3 and reason<>''")" = 7 ]
+expect "Retry-After still holds back two" [ "$(q "select group_concat(id) from (select id from queue order by id)")" = "busy-b,slow429-c" ]
+run risk-enqueue fail500-a
+expect_rc 1
+q "delete from queue"
+
+# --- a hung response: the timeout ends it
+run risk-enqueue hang-1
+start=$(date +%s%N)
+run risk-drain --timeout 1s
+took=$((($(date +%s%N) - start) / 1000000))
+expect_rc 0
+expect "timed out after about 1 s" [ "$took" -ge 900 ] && [ "$took" -lt 4000 ]
+expect "timeout kept as reason" [ "$(q "select last_error from queue where id='hang-1'")" = "timed out after 1000 ms" ]
+q "delete from queue"
+
+# --- connection refused; the circuit breaker stops the run early
+dead_port=$(free_port)
+seq -f 'R%g' 1 20 | risk-enqueue
+run risk-drain --source "http://127.0.0.1:$dead_port/x/{id}" --breaker 3 --concurrency 1
+expect_rc 75
+expect_err_re '^risk-drain: source: legacy service looks down \(3 failures in a row, last: connection refused\); stopping early$'
+expect "stopped after three attempts" [ "$(q 'select count(*) from queue where attempts>0')" = 3 ]
+expect "the rest untouched" [ "$(q 'select count(*) from queue where attempts=0')" = 17 ]
+q "delete from queue"
+
+# --- two overlapping drains: the cap holds for both, nobody is fetched twice
+standin --latency 50-100 --log "$T/slow.log"
+seq -f 'O%g' 1 120 | risk-enqueue
+risk-drain --source "$SOURCE" --concurrency 3 2>"$T/d1" &
+p1=$!
+risk-drain --source "$SOURCE" --concurrency 3 2>"$T/d2" &
+p2=$!
+wait $p1; s1=$?
+wait $p2; s2=$?
+stats=$(standin_get /_stats)
+expect "both drains succeeded" [ "$s1$s2" = 00 ]
+expect "all 120 stored" [ "$(q "select count(*) from record where id like 'O%'")" = 120 ]
+expect "never more than 3 requests in flight together ($stats)" \
+    [ "$(echo "$stats" | jq .max_inflight)" -le 3 ]
+expect "each company fetched once" [ "$(cut -f2 "$T/slow.log" | grep -c '^O')" = 120 ]
+
+# --- kill -9 mid-drain: leases run out and a second drain finishes
+seq -f 'K%g' 1 60 | risk-enqueue
+risk-drain --source "$SOURCE" --concurrency 4 --timeout 1s --lease 2s &
+pid=$!
+sleep 0.4
+kill -9 $pid
+wait $pid 2>/dev/null
+left=$(q "select count(*) from queue where id like 'K%'")
+expect "killed with work left ($left queued)" [ "$left" -gt 0 ]
+sleep 2.1
+run risk-drain --source "$SOURCE" --concurrency 4 --timeout 1s --lease 2s
+expect_rc 0
+expect "every company stored after the kill" [ "$(q "select count(*) from record where id like 'K%'")" = 60 ]
+expect "queue empty" [ "$(q "select count(*) from queue where id like 'K%'")" = 0 ]
+
+# --- SIGTERM: stops claiming, aborts transfers, hands leases back
+seq -f 'T%g' 1 10 | risk-enqueue
+standin --latency 3000 --log "$T/term.log"
+risk-drain --source "$SOURCE" --concurrency 2 -v 2>"$T/term.err" &
+pid=$!
+sleep 0.5
+start=$(date +%s%N)
+kill -TERM $pid
+wait $pid
+st=$?
+took=$((($(date +%s%N) - start) / 1000000))
+expect "SIGTERM exit is 'try again' (75)" [ "$st" = 75 ]
+expect "stopped within a second ($took ms)" [ "$took" -lt 1000 ]
+expect "leases handed back, attempts not counted" [ "$(q "select count(*) from queue where id like 'T%' and token is null and attempts=0")" = 10 ]
+expect "summary says released" grep -q 'released 2' "$T/term.err"
+
+# --- --max-time: stops claiming when another request cannot fit
+q "delete from queue"
+standin --latency 400 --log "$T/mt.log"
+seq -f 'M%g' 1 40 | risk-enqueue
+start=$(date +%s%N)
+run risk-drain --source "$SOURCE" --concurrency 2 --timeout 1s --max-time 2s
+took=$((($(date +%s%N) - start) / 1000000))
+expect_rc 0
+expect "run ended within --max-time ($took ms)" [ "$took" -le 2300 ]
+expect "some left for the next run" [ "$(q "select count(*) from queue where id like 'M%'")" -gt 0 ]
+
+# --- a drainer whose lease was lost cannot overwrite newer data
+q "delete from queue"
+standin --latency 1500 --log "$T/lost.log"
+slow_source=$SOURCE
+standin --latency 0
+risk-enqueue L1
+risk-drain --source "$slow_source" --lease 1100ms --timeout 1s --concurrency 1 2>"$T/lost.err" &
+pid=$!
+sleep 1.2	# first lease ran out; a second drainer takes the entry
+run risk-drain --source "$SOURCE"
+expect_rc 0
+first=$(q "select fetched_at from record where id='L1'")
+wait $pid
+expect "the fresh answer stays" [ "$(q "select fetched_at from record where id='L1'")" = "$first" ]
+
+# --- bad options
+run risk-drain --source 'ftp://x/{id}'
+expect_rc 2
+expect_err_re '^risk-drain: --source: '
+run risk-drain --source 'http://x/no-id'
+expect_rc 2
+run env -u RISK_SOURCE_URL risk-drain
+expect_rc 2
+expect_err_re 'no legacy service'
+run risk-drain --concurrency 0
+expect_rc 2
+expect_err_re '^risk-drain: --concurrency: 0: not a number from 1 to 256'
+run risk-drain --timeout 10s --lease 5s
+expect_rc 2
+expect_err_re 'lease must be longer'
+run risk-drain --map '{'
+expect_rc 2
+expect_err_re '^risk-drain: --map: invalid jq filter'
+run risk-drain C1
+expect_rc 2
+expect_err_re 'unexpected argument'
+
+finish
