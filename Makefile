@@ -68,7 +68,10 @@ lint-man:
 bench: all
 	@bench/run
 
-demo: all
+# From a clean clone on a fresh Debian machine: install, build, walk through.
+demo:
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory all >/dev/null
 	@scripts/demo
 
 install: all
