@@ -25,8 +25,9 @@
 #define MAX_SLOTS RISK_FETCH_MAX_SLOTS
 
 enum { OPT_BACKOFF = OPT_COMMON_END, OPT_BREAKER, OPT_CONCURRENCY,
-	OPT_CREDENTIALS, OPT_LEASE, OPT_MAP, OPT_MAP_FILE, OPT_MAX_ATTEMPTS,
-	OPT_MAX_BODY, OPT_MAX_TIME, OPT_SOURCE, OPT_TIMEOUT };
+	OPT_CREDENTIALS, OPT_LEASE, OPT_MAP, OPT_MAP_FILE, OPT_MAP_TIMEOUT,
+	OPT_MAX_ATTEMPTS, OPT_MAX_BODY, OPT_MAX_TIME, OPT_SOURCE,
+	OPT_TIMEOUT };
 
 static const struct option longopts[] = {
 	COMMON_LONGOPTS,
@@ -37,6 +38,7 @@ static const struct option longopts[] = {
 	{ "lease", required_argument, NULL, OPT_LEASE },
 	{ "map", required_argument, NULL, OPT_MAP },
 	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
+	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
@@ -61,13 +63,13 @@ struct done {
 struct drain {
 	struct risk_db *db;
 	struct risk_fetcher *f;
-	struct risk_map *map;
+	struct risk_mapper *map;
 	struct risk_entry slot[MAX_SLOTS];
 	bool used[MAX_SLOTS];
 	struct done done[MAX_SLOTS];
 	int ndone;
 	int concurrency, max_attempts, breaker;
-	int64_t timeout, lease, backoff, deadline;
+	int64_t timeout, lease, backoff, deadline, maptime;
 	int fails_in_row;	/* connection errors and 5xx, for the breaker */
 	bool tripped;
 	char tripreason[256];
@@ -85,8 +87,8 @@ usage(FILE *fp)
 	    "                  [--source URL] [--concurrency N] [--timeout DUR]\n"
 	    "                  [--max-time DUR] [--max-attempts N] [--lease DUR]\n"
 	    "                  [--backoff DUR] [--breaker N] [--map FILTER |\n"
-	    "                  --map-file PATH] [--max-body BYTES]\n"
-	    "                  [--credentials FILE]\n");
+	    "                  --map-file PATH] [--map-timeout DUR]\n"
+	    "                  [--max-body BYTES] [--credentials FILE]\n");
 }
 
 static void
@@ -117,7 +119,7 @@ finished(const struct risk_fetch_result *r, void *arg)
 	snprintf(x->rec.id, sizeof x->rec.id, "%s", x->e->id);
 	x->rec.fetched_at = risk_now_ms() - r->elapsed_ms;
 	if (r->outcome == RISK_FETCH_OK) {
-		if (risk_map_apply(d->map, r->body, r->body_len, &x->rec,
+		if (risk_mapper_apply(d->map, r->body, r->body_len, &x->rec,
 		    err) == RISK_OK) {
 			x->mapped = true;
 		} else {
@@ -210,6 +212,35 @@ count(struct drain *d, const struct done *x)
 	}
 }
 
+/*
+ * An entry claimed more often than --max-attempts never got an answer:
+ * each worker that held it died (a crash, a kill, a filter that took the
+ * process down).  Bury it, so a poison company cannot loop forever.
+ */
+static void
+given_up(struct drain *d, struct risk_entry *e)
+{
+	char err[RISK_ERRLEN], reason[512];
+	bool dead;
+	int r;
+
+	snprintf(reason, sizeof reason, "no answer in %d attempts (the "
+	    "worker stopped each time)%s%.180s", e->attempts - 1,
+	    e->last_error[0] != '\0' ? "; last error: " : "", e->last_error);
+	if ((r = risk_db_begin(d->db, err)) == RISK_OK &&
+	    (r = risk_fail(d->db, e, reason, risk_now_ms(), d->backoff, 0,
+	    d->max_attempts, &dead, err)) == RISK_OK)
+		r = risk_db_commit(d->db, err);
+	else
+		risk_db_rollback(d->db);
+	if (r != RISK_OK) {
+		cmd_warn("%s", err);	/* its lease runs out; tried again */
+		return;
+	}
+	d->run.dead++;
+	cmd_info("%s: dead-lettered: %s", e->id, reason);
+}
+
 static bool
 may_claim(struct drain *d, int64_t now)
 {
@@ -259,6 +290,10 @@ tick(struct drain *d, int *claimed, bool *capfull, char *err)
 	}
 	d->ndone = 0;
 	for (i = 0, j = 0; i < n; i++) {
+		if (got[i].attempts > d->max_attempts) {
+			given_up(d, &got[i]);
+			continue;
+		}
 		while (d->used[j])
 			j++;
 		d->slot[j] = got[i];
@@ -349,7 +384,7 @@ main(int argc, char *argv[])
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct risk_fetch_opts fo = { 0 };
 	struct drain d = { .concurrency = 4, .max_attempts = 5, .breaker = 5,
-	    .timeout = 5000, .lease = -1, .backoff = 30000 };
+	    .timeout = 5000, .lease = -1, .backoff = 30000, .maptime = 2000 };
 	const char *mapprog = NULL, *mapfile = NULL, *e;
 	char err[RISK_ERRLEN], *mapbuf = NULL;
 	struct sigaction sa;
@@ -384,6 +419,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_MAP_FILE:
 			mapfile = optarg;
+			break;
+		case OPT_MAP_TIMEOUT:
+			d.maptime = cmd_duration("map-timeout", optarg, usage);
 			break;
 		case OPT_MAX_ATTEMPTS:
 			d.max_attempts = (int)cmd_number("max-attempts",
@@ -433,7 +471,7 @@ main(int argc, char *argv[])
 		cmd_badopt(usage, "--lease must be longer than --timeout");
 	if (mapfile != NULL)
 		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
-	if (risk_map_new(&d.map, mapprog, err) != RISK_OK)
+	if (risk_mapper_new(&d.map, mapprog, d.maptime, 0, err) != RISK_OK)
 		cmd_badopt(usage, "--map: %s", err);
 	free(mapbuf);
 	fo.timeout_ms = d.timeout;
@@ -465,7 +503,7 @@ main(int argc, char *argv[])
 	    d.run.not_found, d.run.retried, d.run.dead, d.run.released,
 	    (double)(d.run.ended_at - d.run.started_at) / 1000);
 	risk_fetcher_free(d.f);
-	risk_map_free(d.map);
+	risk_mapper_free(d.map);
 	risk_db_close(d.db);
 	if (stopping && st == RISK_EXIT_OK)
 		st = RISK_EXIT_TEMPFAIL;	/* stopped before the end */

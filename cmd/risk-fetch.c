@@ -15,8 +15,8 @@
 #include "cmd.h"
 
 enum { OPT_CONCURRENCY = OPT_COMMON_END, OPT_CREDENTIALS, OPT_JQ, OPT_MAP,
-	OPT_MAP_FILE, OPT_MAX_BODY, OPT_RAW, OPT_SOURCE, OPT_STORE,
-	OPT_TIMEOUT };
+	OPT_MAP_FILE, OPT_MAP_TIMEOUT, OPT_MAX_BODY, OPT_RAW, OPT_SOURCE,
+	OPT_STORE, OPT_TIMEOUT };
 
 static const struct option longopts[] = {
 	COMMON_LONGOPTS,
@@ -25,6 +25,7 @@ static const struct option longopts[] = {
 	{ "jq", required_argument, NULL, OPT_JQ },
 	{ "map", required_argument, NULL, OPT_MAP },
 	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
+	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "source", required_argument, NULL, OPT_SOURCE },
@@ -47,7 +48,7 @@ struct item {
 
 struct fetch {
 	struct risk_fetcher *f;
-	struct risk_map *map;
+	struct risk_mapper *map;
 	struct risk_db *db;
 	struct risk_printer out;
 	struct item *win;	/* ring of nwin items, in input order */
@@ -62,6 +63,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: risk-fetch [-hqVv] [--source URL] [--concurrency N]\n"
 	    "                  [--timeout DUR] [--map FILTER | --map-file PATH]\n"
+	    "                  [--map-timeout DUR]\n"
 	    "                  [--max-body BYTES] [--credentials FILE] [--raw]\n"
 	    "                  [--jq FILTER] [--store [--db PATH] [--stage NAME]\n"
 	    "                  [--queue PATH]] [ID ...]\n");
@@ -100,7 +102,7 @@ finished(const struct risk_fetch_result *r, void *arg)
 		memcpy(it->raw, r->body, r->body_len);
 		it->rawlen = r->body_len;
 		it->ok = true;
-	} else if (risk_map_apply(x->map, r->body, r->body_len, &it->rec,
+	} else if (risk_mapper_apply(x->map, r->body, r->body_len, &it->rec,
 	    err) == RISK_OK) {
 		it->ok = true;
 	} else {
@@ -215,6 +217,7 @@ main(int argc, char *argv[])
 	struct risk_loop loop = { .id = one, .bad = bad, .arg = &x, .fd = 0 };
 	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL, *e;
 	char err[RISK_ERRLEN], *mapbuf = NULL;
+	int64_t maptime = 2000;
 	bool store = false;
 	int c, r;
 
@@ -239,6 +242,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_MAP_FILE:
 			mapfile = optarg;
+			break;
+		case OPT_MAP_TIMEOUT:
+			maptime = cmd_duration("map-timeout", optarg, usage);
 			break;
 		case OPT_MAX_BODY:
 			fo.max_body = (size_t)cmd_number("max-body", optarg,
@@ -282,7 +288,7 @@ main(int argc, char *argv[])
 		cmd_badopt(usage, "--raw goes with neither --store nor --jq");
 	if (mapfile != NULL)
 		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
-	if (risk_map_new(&x.map, mapprog, err) != RISK_OK)
+	if (risk_mapper_new(&x.map, mapprog, maptime, 0, err) != RISK_OK)
 		cmd_badopt(usage, "--map: %s", err);
 	free(mapbuf);
 	if (jq != NULL && risk_filter_new(&x.out.filter, jq, err) != RISK_OK)
@@ -306,7 +312,7 @@ main(int argc, char *argv[])
 		step(&x);
 
 	risk_fetcher_free(x.f);
-	risk_map_free(x.map);
+	risk_mapper_free(x.map);
 	risk_filter_free(x.out.filter);
 	risk_db_close(x.db);
 	free(x.win);

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jq.h>
 
@@ -67,7 +68,10 @@ tidy_compile(char *m)
 int
 risk_filter_new(struct risk_filter **fp, const char *prog, char *err)
 {
+	static char *empty[] = { NULL };
 	struct risk_filter *f;
+	char **saved;
+	int ok;
 
 	*fp = NULL;
 	if ((f = calloc(1, sizeof *f)) == NULL ||
@@ -76,7 +80,13 @@ risk_filter_new(struct risk_filter **fp, const char *prog, char *err)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
 	}
 	jq_set_error_cb(f->jq, on_error, f);
-	if (!jq_compile(f->jq, prog)) {
+	/* libjq binds $ENV and env when it compiles: show it nothing, so no
+	 * filter can read secrets from the environment. */
+	saved = environ;
+	environ = empty;
+	ok = jq_compile(f->jq, prog);
+	environ = saved;
+	if (!ok) {
 		tidy_compile(f->msg);
 		risk_seterr(err, RISK_EJQ, "invalid jq filter: %s",
 		    f->msg[0] != '\0' ? f->msg : "compile error");

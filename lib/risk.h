@@ -329,6 +329,20 @@ int risk_map_line(struct risk_map *m, const char *line, size_t len,
 /* s as a JSON string, quotes included. */
 int risk_json_quote(FILE *fp, const char *s);
 
+/* ---- mapper.c: a user's mapping, bounded in time and memory ---------- */
+
+/*
+ * prog NULL: the default mapping, in process.  Otherwise the filter runs
+ * in a child process with mem bytes of data (0: 512 MiB) and an empty
+ * environment; a body not mapped within timeout_ms (0: 2 s) fails.
+ */
+struct risk_mapper;
+int risk_mapper_new(struct risk_mapper **m, const char *prog,
+    int64_t timeout_ms, size_t mem, char *err);
+int risk_mapper_apply(struct risk_mapper *m, const char *body, size_t len,
+    struct risk_record *rec, char *err);
+void risk_mapper_free(struct risk_mapper *m);
+
 /* ---- fetch.c: libcurl, linked only into programs that fetch -------- */
 
 /*

@@ -145,6 +145,15 @@ first=$(q "select fetched_at from record where id='L1'")
 wait $pid
 expect "the fresh answer stays" [ "$(q "select fetched_at from record where id='L1'")" = "$first" ]
 
+# --- a company whose every worker died is buried, not retried forever
+q "delete from queue"
+risk-enqueue P1
+q "update queue set attempts=5, last_error='timed out' where id='P1'"
+run risk-drain --source "$SOURCE" -v
+expect_rc 0
+expect_err_re '^risk-drain: P1: dead-lettered: no answer in 5 attempts \(the worker stopped each time\); last error: timed out$'
+expect "P1 dead, not fetched" [ "$(q "select attempts from dead where id='P1'")$(q "select count(*) from record where id='P1'")" = 60 ]
+
 # --- bad options
 run risk-drain --source 'ftp://x/{id}'
 expect_rc 2

@@ -51,6 +51,21 @@ run risk-fetch --map-file "$T/nope.jq" C1
 expect_rc 2
 expect_err_re "^risk-fetch: $T/nope.jq: No such file"
 
+# a user filter is bounded: a loop or a memory hog fails that body only
+start=$(date +%s%N)
+run risk-fetch --map-timeout 500ms --map 'def f: f; f' C1 C2
+took=$((($(date +%s%N) - start) / 1000000))
+expect_rc 1
+expect_err_re '^risk-fetch: C1: map: no answer within 500 ms \(filter stopped\)$'
+expect_err_re '^risk-fetch: C2: map: no answer within 500 ms'
+expect "bounded in time ($took ms)" [ "$took" -lt 3000 ]
+run risk-fetch --map-timeout 20s --map '[range(1e9)] | {status: "x"}' C1
+expect_rc 1
+expect_err_re '^risk-fetch: C1: map: filter failed \(out of memory or crashed\)$'
+run env SECRET_TOKEN=hunter2 risk-fetch --map '{status: ([$ENV, env] | tostring)}' C1
+expect_rc 0
+expect_out_re '"status":"\[\{\},\{\}\]"'
+
 run risk-fetch --timeout 1s hang-1
 expect_rc 1
 expect_err_re '^risk-fetch: hang-1: timed out after 1000 ms$'
