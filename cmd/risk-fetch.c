@@ -88,7 +88,9 @@ finished(const struct risk_fetch_result *r, void *arg)
 	it->done = true;
 	snprintf(it->rec.id, sizeof it->rec.id, "%s", it->id);
 	it->rec.fetched_at = risk_now_ms() - r->elapsed_ms;
-	if (r->outcome == RISK_FETCH_NOT_FOUND) {
+	if (r->outcome == RISK_FETCH_NOT_FOUND && x->raw) {
+		snprintf(it->reason, sizeof it->reason, "not found (HTTP 404)");
+	} else if (r->outcome == RISK_FETCH_NOT_FOUND) {
 		it->ok = true;
 		it->rec.found = false;
 	} else if (r->outcome == RISK_FETCH_RETRY) {

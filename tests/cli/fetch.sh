@@ -35,6 +35,10 @@ expect_out_re '"id":"C5","status":'
 run risk-fetch --raw C1
 expect_rc 0
 expect_out_re '^\{"status":"(reliable|indebted)","changedAt":"2025-01-04T00:00:00Z"\}$'
+run risk-fetch --raw unknown-7 C1
+expect_rc 1
+expect_err_re '^risk-fetch: unknown-7: not found \(HTTP 404\)$'
+expect "only C1's body printed" [ "$(wc -l <"$T/out")" = 1 ]
 run risk-fetch --raw --store C1
 expect_rc 2
 
