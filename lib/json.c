@@ -5,17 +5,105 @@
  * jv_copy; jq_start consumes its input; every result of jq_next is freed,
  * the final invalid one too.  Nothing here keeps a jv past a call.
  *
- * A jq program is compiled only when the user gave one: libjq 1.6 spends
- * about 20 ms compiling its builtins on every jq_compile.  The default
- * mapping from a legacy body to a record is therefore done in C.
+ * Costs, and what they shape here:
+ * - libjq 1.6 spends about 20 ms compiling its builtins on every
+ *   jq_compile, so a program is compiled only when the user gave one; the
+ *   default mapping from a legacy body to a record is done in C.
+ * - Loading libjq and libonig costs every process about a millisecond,
+ *   most of risk-get's budget for one answer.  So libjq is opened with
+ *   dlopen on first use (jq_load) and the record lines that risk-get
+ *   prints all day are written by fast_view below.  That writer prints
+ *   only fixed keys, numbers, booleans and strings from an alphabet that
+ *   JSON never escapes (IDs are validated; a status outside the alphabet
+ *   sends the line through jv instead), and a unit test holds its bytes
+ *   equal to jv's rendering of the same object.
  */
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jq.h>
 
-#include "risk.h"
+#include "internal.h"
+
+/* Every libjq function used below, resolved by jq_load. */
+#define JQ_API(X) \
+	X(jq_compile) X(jq_init) X(jq_next) X(jq_set_error_cb) X(jq_start) \
+	X(jq_teardown) X(jv_array) X(jv_array_append) X(jv_array_get) \
+	X(jv_array_length) X(jv_bool) X(jv_copy) X(jv_dump_string) \
+	X(jv_dumpf) X(jv_false) X(jv_free) X(jv_get_kind) \
+	X(jv_invalid_get_msg) X(jv_invalid_has_msg) X(jv_null) X(jv_number) \
+	X(jv_number_value) X(jv_object) X(jv_object_get) X(jv_object_has) \
+	X(jv_object_set) X(jv_parse_sized) X(jv_string) \
+	X(jv_string_length_bytes) X(jv_string_value) X(jv_true)
+
+static struct {
+#define JQ_DECL(f) __typeof__(f) *p_##f;
+	JQ_API(JQ_DECL)
+#undef JQ_DECL
+} J;
+
+#define jq_compile (*J.p_jq_compile)
+#define jq_init (*J.p_jq_init)
+#define jq_next (*J.p_jq_next)
+#define jq_set_error_cb (*J.p_jq_set_error_cb)
+#define jq_start (*J.p_jq_start)
+#define jq_teardown (*J.p_jq_teardown)
+#define jv_array (*J.p_jv_array)
+#define jv_array_append (*J.p_jv_array_append)
+#define jv_array_get (*J.p_jv_array_get)
+#define jv_array_length (*J.p_jv_array_length)
+#define jv_bool (*J.p_jv_bool)
+#define jv_copy (*J.p_jv_copy)
+#define jv_dump_string (*J.p_jv_dump_string)
+#define jv_dumpf (*J.p_jv_dumpf)
+#define jv_false (*J.p_jv_false)
+#define jv_free (*J.p_jv_free)
+#define jv_get_kind (*J.p_jv_get_kind)
+#define jv_invalid_get_msg (*J.p_jv_invalid_get_msg)
+#define jv_invalid_has_msg (*J.p_jv_invalid_has_msg)
+#define jv_null (*J.p_jv_null)
+#define jv_number (*J.p_jv_number)
+#define jv_number_value (*J.p_jv_number_value)
+#define jv_object (*J.p_jv_object)
+#define jv_object_get (*J.p_jv_object_get)
+#define jv_object_has (*J.p_jv_object_has)
+#define jv_object_set (*J.p_jv_object_set)
+#define jv_parse_sized (*J.p_jv_parse_sized)
+#define jv_string (*J.p_jv_string)
+#define jv_string_length_bytes (*J.p_jv_string_length_bytes)
+#define jv_string_value (*J.p_jv_string_value)
+#define jv_true (*J.p_jv_true)
+#undef jv_is_valid
+#define jv_is_valid(x) (jv_get_kind(x) != JV_KIND_INVALID)
+
+/* Open libjq once; RISK_OK, or why it cannot be had. */
+static int
+jq_load(char *err)
+{
+	static int state;	/* 0 not tried, 1 loaded, -1 failed */
+	static char why[256];
+	void *h;
+
+	if (state == 0) {
+		state = -1;
+		if ((h = dlopen("libjq.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			snprintf(why, sizeof why, "cannot load libjq: %s",
+			    dlerror());
+			return risk_seterr(err, RISK_EJQ, "%s", why);
+		}
+#define JQ_SYM(f) \
+		if ((*(void **)&J.p_##f = dlsym(h, #f)) == NULL) { \
+			snprintf(why, sizeof why, "libjq has no %s", #f); \
+			return risk_seterr(err, RISK_EJQ, "%s", why); \
+		}
+		JQ_API(JQ_SYM)
+#undef JQ_SYM
+		state = 1;
+	}
+	return state == 1 ? RISK_OK : risk_seterr(err, RISK_EJQ, "%s", why);
+}
 
 static int invalid_raw(jv v, const char *what, char *err);
 
@@ -74,6 +162,8 @@ risk_filter_new(struct risk_filter **fp, const char *prog, char *err)
 	int ok;
 
 	*fp = NULL;
+	if ((ok = jq_load(err)) != RISK_OK)
+		return ok;
 	if ((f = calloc(1, sizeof *f)) == NULL ||
 	    (f->jq = jq_init()) == NULL) {
 		free(f);
@@ -206,18 +296,125 @@ view(const struct risk_view *v)
 	return o;
 }
 
+/* ---- the fast writer for record lines -------------------------------- */
+
+/* True if JSON prints s as it is, between quotes. */
+static bool
+plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' ||
+		    (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+struct out {
+	char *p, *end;
+};
+
+static void
+put(struct out *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((size_t)(o->end - o->p) > n) {
+		memcpy(o->p, s, n);
+		o->p += n;
+	} else {
+		o->p = o->end;	/* marks overflow */
+	}
+}
+
+static void
+putnum(struct out *o, int64_t n)
+{
+	char d[24], *q = d + sizeof d;
+	uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+
+	*--q = '\0';
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--q = '-';
+	put(o, q);
+}
+
+/* A whole number prints the same from jv only below 1e17. */
+#define FAST_NUM_MAX INT64_C(99999999999999999)
+
+/*
+ * The line jv would print for view(v), into buf without a newline; -1 if
+ * it does not fit or needs escaping (then jv writes it).
+ */
+static int
+fast_view(const struct risk_view *v, char *buf, size_t bufsz)
+{
+	const struct risk_record *rec = v->rec;
+	struct out o = { buf, buf + bufsz };
+	char when[32];
+	int64_t age;
+
+	if (!plain(v->id) || (rec != NULL && rec->found && !plain(rec->status)))
+		return -1;
+	put(&o, "{\"id\":\"");
+	put(&o, v->id);
+	if (rec == NULL) {
+		put(&o, "\",\"error\":\"not_cached\",\"queued\":");
+		put(&o, v->queued ? "true}" : "false}");
+		goto done;
+	}
+	age = (v->now_ms - rec->fetched_at) / 1000;
+	if (age < 0)
+		age = 0;
+	if (age > FAST_NUM_MAX)
+		return -1;
+	if (rec->found) {
+		put(&o, "\",\"status\":\"");
+		put(&o, rec->status);
+		put(&o, "\",\"status_changed_at\":\"");
+		risk_time_format(rec->changed_at, when);
+		put(&o, when);
+	} else {
+		put(&o, "\",\"error\":\"not_found");
+	}
+	put(&o, "\",\"fetched_at\":\"");
+	risk_time_format(rec->fetched_at / 1000, when);
+	put(&o, when);
+	put(&o, "\",\"age\":");
+	putnum(&o, age);
+	put(&o, ",\"fresh\":");
+	put(&o, v->now_ms - rec->fetched_at <= v->max_age_ms ? "true" :
+	    "false");
+	put(&o, v->queued ? ",\"queued\":true}" : "}");
+done:
+	if (o.p >= o.end)
+		return -1;
+	*o.p = '\0';
+	return (int)(o.p - buf);
+}
+
 int
 risk_print_view(struct risk_printer *p, const struct risk_view *v,
     char *err)
 {
 	struct risk_filter *f = p->filter;
-	jv o = view(v), r;
-	int ret = RISK_OK;
+	char line[512];
+	jv o, r;
+	int ret = RISK_OK, n;
 
+	if (f == NULL && (n = fast_view(v, line, sizeof line - 1)) >= 0) {
+		line[n++] = '\n';
+		fwrite(line, 1, (size_t)n, p->fp);
+		goto out;
+	}
+	if ((ret = jq_load(err)) != RISK_OK)
+		return ret;
+	o = view(v);
 	if (f == NULL) {
 		jv_dumpf(o, p->fp, 0);
 		putc_unlocked('\n', p->fp);
-		ret = ferror(p->fp) ? RISK_EIO : RISK_OK;
 		goto out;
 	}
 	f->msg[0] = '\0';
@@ -227,10 +424,11 @@ risk_print_view(struct risk_printer *p, const struct risk_view *v,
 			break;
 	}
 	if (ret == RISK_OK && jv_invalid_has_msg(jv_copy(r)))
-		ret = invalid(r, "jq", err);
-	else
-		jv_free(r);
+		return invalid(r, "jq", err);
+	jv_free(r);
 out:
+	if (ret == RISK_OK && ferror(p->fp))
+		ret = RISK_EIO;
 	if (ret == RISK_EIO)
 		risk_seterr(err, RISK_EIO, "write error");
 	return ret;
@@ -254,14 +452,29 @@ tobuf(jv s, char *buf, size_t bufsz)
 int
 risk_view_json(const struct risk_view *v, char *buf, size_t bufsz)
 {
+	int n;
+
+	if ((n = fast_view(v, buf, bufsz)) >= 0)
+		return n;
+	return risk__view_json_jv(v, buf, bufsz);
+}
+
+int
+risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz)
+{
+	if (jq_load(NULL) != RISK_OK)
+		return -1;
 	return tobuf(jv_dump_string(view(v), 0), buf, bufsz);
 }
 
 int
 risk_error_json(const char *code, const char *id, char *buf, size_t bufsz)
 {
-	jv o = jv_object();
+	jv o;
 
+	if (jq_load(NULL) != RISK_OK)
+		return -1;
+	o = jv_object();
 	if (id != NULL)
 		o = jv_object_set(o, jv_string("id"), jv_string(id));
 	o = jv_object_set(o, jv_string("error"), jv_string(code));
@@ -281,6 +494,8 @@ risk_map_new(struct risk_map **mp, const char *prog, char *err)
 	int r;
 
 	*mp = NULL;
+	if ((r = jq_load(err)) != RISK_OK)
+		return r;
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
 	if (prog != NULL &&
@@ -383,6 +598,8 @@ risk_map_apply(struct risk_map *m, const char *body, size_t len,
 	jv in, r;
 	int ret;
 
+	if ((ret = jq_load(err)) != RISK_OK)
+		return ret;
 	if ((ret = parse(body, len, &in, err)) != RISK_OK)
 		return ret;
 	if (f == NULL)
@@ -410,6 +627,8 @@ risk_json_compact(const char *body, size_t len, FILE *fp, char *err)
 	jv v;
 	int r;
 
+	if ((r = jq_load(err)) != RISK_OK)
+		return r;
 	if ((r = parse(body, len, &v, err)) != RISK_OK)
 		return r;
 	jv_dumpf(v, fp, 0);
@@ -472,6 +691,8 @@ risk_map_line(struct risk_map *m, const char *line, size_t len,
 	jv o, r;
 	int ret;
 
+	if ((ret = jq_load(err)) != RISK_OK)
+		return ret;
 	if (len > INT32_MAX)
 		return risk_seterr(err, RISK_EINVAL, "line too long");
 	o = jv_parse_sized(line, (int)len);
@@ -506,7 +727,11 @@ risk_map_line(struct risk_map *m, const char *line, size_t len,
 int
 risk_json_quote(FILE *fp, const char *s)
 {
-	jv d = jv_dump_string(jv_string(s), 0);
+	jv d;
+
+	if (jq_load(NULL) != RISK_OK)
+		return RISK_EJQ;
+	d = jv_dump_string(jv_string(s), 0);
 
 	fputs(jv_string_value(d), fp);
 	jv_free(d);

@@ -1,0 +1,110 @@
+#!/bin/bash
+# bench/drain.sh — risk-drain throughput and memory.
+#   1. against the stand-in with 20-70 ms latency: companies/s against
+#      the ideal C / mean latency, for C = 4 and 16;
+#   2. against lighttpd serving static JSON files on 127.0.0.1 (an
+#      instant upstream): companies/s, beside the shell way a user would
+#      write (xargs -P + curl + jq + sqlite3) at the same concurrency;
+#   3. peak memory of one drain over 100,000 queued companies.
+# Self-contained and bounded (about 2 minutes); prints a table.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/bin
+W=$(mktemp -d "${TMPDIR:-/tmp}/risk-bench-drain.XXXXXX")
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"' EXIT
+export RISK_DB=$W/risk.db
+N_SLOW=${N_SLOW:-600}
+N_FAST=${N_FAST:-30000}
+N_SHELL=${N_SHELL:-1000}
+N_MEM=${N_MEM:-100000}
+
+ms() { date +%s%N | cut -c1-13; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+fresh() { rm -f "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"; }
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? "PASS" : "FAIL" }'; }
+
+echo "== risk-drain"
+
+# 1. the stand-in, 20-70 ms
+"$ROOT/scripts/legacy-standin" --port 0 --latency 20-70 >"$W/standin" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do
+	port=$(sed -n 's/^port //p' "$W/standin"); [ -n "$port" ] && break; sleep 0.05
+done
+for c in 4 16; do
+	fresh
+	seq -f 'S%g' 1 "$N_SLOW" | "$BIN/risk-enqueue"
+	t0=$(ms)
+	"$BIN/risk-drain" --source "http://127.0.0.1:$port/financial-risk/{id}" \
+	    --concurrency $c
+	t1=$(ms)
+	rate=$(awk -v n="$N_SLOW" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1000 / t }')
+	ideal=$(awk -v c=$c 'BEGIN { printf "%.0f", c / 0.045 }')
+	need=$(awk -v i="$ideal" 'BEGIN { printf "%.0f", 0.9 * i }')
+	printf 'stand-in 20-70 ms, C=%-2d : %5s companies/s; ideal C/mean %s/s; need >= %s (0.9x) %s\n' \
+	    $c "$rate" "$ideal" "$need" "$(verdict "$rate" "$need")"
+done
+
+# 2. an instant upstream: lighttpd and static files
+port=$(free_port)
+mkdir -p "$W/www/financial-risk"
+(cd "$W/www/financial-risk" && seq -f 'F%g' 1 "$N_FAST" | while read -r id; do
+	echo '{"status":"reliable","changedAt":"2025-01-04T00:00:00Z"}' >"$id"
+done)
+cat >"$W/lighttpd.conf" <<CONF
+server.document-root = "$W/www"
+server.port = $port
+server.bind = "127.0.0.1"
+server.errorlog = "$W/lighttpd.err"
+server.max-keep-alive-requests = 1000000
+mimetype.assign = ( "" => "application/json" )
+CONF
+lighttpd -D -f "$W/lighttpd.conf" &
+PIDS="$PIDS $!"
+sleep 0.5
+src="http://127.0.0.1:$port/financial-risk/{id}"
+for c in 4 8; do
+	fresh
+	seq -f 'F%g' 1 "$N_FAST" | "$BIN/risk-enqueue"
+	t0=$(ms)
+	"$BIN/risk-drain" --source "$src" --concurrency $c
+	t1=$(ms)
+	stored=$(sqlite3 "$RISK_DB" 'select count(*) from record')
+	rate=$(awk -v n="$stored" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1000 / t }')
+	printf 'lighttpd static, C=%d     : %5s companies/s (%s stored); need >= 3000 %s\n' \
+	    $c "$rate" "$stored" "$(verdict "$rate" 3000)"
+	[ $c = 8 ] && risk_rate=$rate
+	sqlite3 "$RISK_DB" "select '  not stored: ' || count(*) || ' x ' || reason from fetch_log where outcome <> 'stored' group by reason"
+done
+
+# the shell way, same concurrency (8), on fewer companies
+fresh
+sqlite3 "$RISK_DB" 'CREATE TABLE record(id TEXT PRIMARY KEY, status TEXT, changed_at TEXT, fetched_at INTEGER)'
+cat >"$W/one.sh" <<'SH'
+#!/bin/sh
+# what a user would write: fetch, map with jq, store with sqlite3
+id=$1
+body=$(curl -sf --max-time 5 "$URL_BASE/$id") || exit 0
+echo "$body" | jq -r --arg id "$id" '"INSERT OR REPLACE INTO record VALUES(\u0027\($id)\u0027,\u0027\(.status)\u0027,\u0027\(.changedAt)\u0027,strftime(\u0027%s\u0027)*1000);"' |
+    sqlite3 -cmd '.timeout 10000' "$RISK_DB"
+SH
+chmod +x "$W/one.sh"
+t0=$(ms)
+seq -f 'F%g' 1 "$N_SHELL" | URL_BASE="http://127.0.0.1:$port/financial-risk" \
+    xargs -P 8 -n 1 "$W/one.sh"
+t1=$(ms)
+stored=$(sqlite3 "$RISK_DB" 'select count(*) from record')
+shell_rate=$(awk -v n="$stored" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1000 / t }')
+printf 'shell way (xargs -P 8 curl|jq|sqlite3): %s companies/s (%s stored); risk-drain is %sx faster\n' \
+    "$shell_rate" "$stored" "$(awk -v a="$risk_rate" -v b="$shell_rate" 'BEGIN { printf "%.0f", a / b }')"
+
+# 3. memory with 100,000 queued
+fresh
+mkdir -p "$W/www/m"
+seq -f 'M%g' 1 "$N_MEM" | "$BIN/risk-enqueue"
+/usr/bin/time -f '%M' -o "$W/rss" "$BIN/risk-drain" --source "$src" --concurrency 8 \
+    --max-time 15s
+kb=$(tail -n 1 "$W/rss")
+printf 'peak memory, %d queued     : %s KiB (%s MiB); need <= 32 MiB %s\n' "$N_MEM" "$kb" \
+    "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" "$(verdict $((32768 - kb)) 0)"
