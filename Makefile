@@ -55,9 +55,10 @@ lib/librisk.a: $(LIB_OBJ)
 %.o: %.c lib/risk.h lib/internal.h cmd/cmd.h $(wildcard lib/*.h)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-bin/%: cmd/%.o $(CMD_OBJ) lib/librisk.a
+bin/%: cmd/%.o $(CMD_OBJ) cmd/fetchutil.o lib/librisk.a
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $< $(CMD_OBJ) lib/librisk.a \
+	$(CC) $(LDFLAGS) -o $@ $< $(CMD_OBJ) \
+	    $(if $(filter $@,$(FETCH_PROGS)),cmd/fetchutil.o) lib/librisk.a \
 	    $(if $(filter $@,$(FETCH_PROGS)),$(CURL_LIBS)) $(JQ_LIBS) \
 	    $(SQLITE_LIBS) -lm $(LDLIBS)
 
@@ -95,4 +96,4 @@ clean:
 	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin
 
 .PHONY: all check lint-man bench demo install clean
-.SECONDARY: $(LIB_OBJ) $(patsubst bin/%,cmd/%.o,$(PROGS)) $(CMD_OBJ)
+.SECONDARY: $(LIB_OBJ) $(patsubst bin/%,cmd/%.o,$(PROGS)) $(CMD_OBJ) cmd/fetchutil.o

@@ -63,4 +63,11 @@ struct risk_db *cmd_open(struct risk_db_opts *o);
 /* getopt_long said '?' or ':' (optstring starts with ':'): exit 2. */
 noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 
+/* fetchutil.c, in the programs that fetch: the legacy URL and credentials
+ * from the environment where options left them unset, checked. */
+void cmd_fetch_env(struct risk_fetch_opts *fo, void (*usage)(FILE *));
+/* The mapping from --map or --map-file (not both), or the default. */
+struct risk_mapper *cmd_mapper(const char *prog, const char *file,
+    int64_t maptime, void (*usage)(FILE *));
+
 #endif

@@ -385,8 +385,8 @@ main(int argc, char *argv[])
 	struct risk_fetch_opts fo = { 0 };
 	struct drain d = { .concurrency = 4, .max_attempts = 5, .breaker = 5,
 	    .timeout = 5000, .lease = -1, .backoff = 30000, .maptime = 2000 };
-	const char *mapprog = NULL, *mapfile = NULL, *e;
-	char err[RISK_ERRLEN], *mapbuf = NULL;
+	const char *mapprog = NULL, *mapfile = NULL;
+	char err[RISK_ERRLEN];
 	struct sigaction sa;
 	int64_t maxtime = 600000;
 	int c, st;
@@ -452,28 +452,12 @@ main(int argc, char *argv[])
 	if (argc > 0)
 		cmd_badopt(usage, "%s: unexpected argument (risk-drain takes "
 		    "IDs from the queue; see risk-enqueue)", argv[0]);
-	if (fo.url_template == NULL &&
-	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
-		fo.url_template = e;
-	if (fo.url_template == NULL)
-		cmd_badopt(usage, "no legacy service: give --source URL or "
-		    "set RISK_SOURCE_URL");
-	if (fo.credentials == NULL &&
-	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
-		fo.credentials = e;
-	if (risk_fetch_check_template(fo.url_template, err) != RISK_OK)
-		cmd_badopt(usage, "--source: %s", err);
-	if (mapprog != NULL && mapfile != NULL)
-		cmd_badopt(usage, "--map and --map-file exclude each other");
+	cmd_fetch_env(&fo, usage);
 	if (d.lease < 0)
 		d.lease = 2 * d.timeout + 10000;
 	if (d.lease <= d.timeout)
 		cmd_badopt(usage, "--lease must be longer than --timeout");
-	if (mapfile != NULL)
-		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
-	if (risk_mapper_new(&d.map, mapprog, d.maptime, 0, err) != RISK_OK)
-		cmd_badopt(usage, "--map: %s", err);
-	free(mapbuf);
+	d.map = cmd_mapper(mapprog, mapfile, d.maptime, usage);
 	fo.timeout_ms = d.timeout;
 	fo.concurrency = d.concurrency;
 	cmd_env(&dbo);

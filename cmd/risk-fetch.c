@@ -217,8 +217,8 @@ main(int argc, char *argv[])
 	struct risk_fetch_opts fo = { .timeout_ms = 5000, .concurrency = 4 };
 	struct fetch x = { 0 };
 	struct risk_loop loop = { .id = one, .bad = bad, .arg = &x, .fd = 0 };
-	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL, *e;
-	char err[RISK_ERRLEN], *mapbuf = NULL;
+	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL;
+	char err[RISK_ERRLEN];
 	int64_t maptime = 2000;
 	bool store = false;
 	int c, r;
@@ -273,26 +273,10 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (fo.url_template == NULL &&
-	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
-		fo.url_template = e;
-	if (fo.url_template == NULL)
-		cmd_badopt(usage, "no legacy service: give --source URL or "
-		    "set RISK_SOURCE_URL");
-	if (fo.credentials == NULL &&
-	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
-		fo.credentials = e;
-	if (risk_fetch_check_template(fo.url_template, err) != RISK_OK)
-		cmd_badopt(usage, "--source: %s", err);
-	if (mapprog != NULL && mapfile != NULL)
-		cmd_badopt(usage, "--map and --map-file exclude each other");
+	cmd_fetch_env(&fo, usage);
 	if (x.raw && (store || jq != NULL))
 		cmd_badopt(usage, "--raw goes with neither --store nor --jq");
-	if (mapfile != NULL)
-		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
-	if (risk_mapper_new(&x.map, mapprog, maptime, 0, err) != RISK_OK)
-		cmd_badopt(usage, "--map: %s", err);
-	free(mapbuf);
+	x.map = cmd_mapper(mapprog, mapfile, maptime, usage);
 	if (jq != NULL && risk_filter_new(&x.out.filter, jq, err) != RISK_OK)
 		cmd_badopt(usage, "--jq: %s", err);
 	x.out.fp = stdout;

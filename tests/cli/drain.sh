@@ -93,8 +93,10 @@ seq -f 'K%g' 1 60 | risk-enqueue
 risk-drain --source "$SOURCE" --concurrency 4 --timeout 1s --lease 2s &
 pid=$!
 sleep 0.4
+exec 3>&2 2>/dev/null	# bash would report the kill on stderr
 kill -9 $pid
-wait $pid 2>/dev/null
+wait $pid
+exec 2>&3 3>&-
 left=$(q "select count(*) from queue where id like 'K%'")
 expect "killed with work left ($left queued)" [ "$left" -gt 0 ]
 sleep 2.1
