@@ -106,6 +106,14 @@ risk__dberr(struct risk_db *db, int rc, char *err, const char *what)
 		    "it may write)", what);
 	case SQLITE_FULL:
 		return risk_seterr(err, RISK_EDB, "%s: disk full", what);
+	case SQLITE_IOERR:
+		/* say why: "No space left on device" is the common one */
+		if (db != NULL && db->h != NULL &&
+		    sqlite3_system_errno(db->h) != 0)
+			return risk_seterr(err, RISK_EDB,
+			    "%s: disk I/O error: %s", what,
+			    strerror(sqlite3_system_errno(db->h)));
+		return risk_seterr(err, RISK_EDB, "%s: disk I/O error", what);
 	case SQLITE_NOTADB:
 		return risk_seterr(err, RISK_EDB,
 		    "%s: not a risk database (not an SQLite file)", what);
@@ -461,6 +469,10 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 			r = risk__dberr(db, rc, err, db->qpath);
 			goto fail;
 		}
+		/* The same for the queue: the web user may write the queue
+		 * file but not create files in its folder (risk.7). */
+		sqlite3_file_control(db->h, "q", SQLITE_FCNTL_PERSIST_WAL,
+		    &persist);
 		(void)sql;
 		if ((r = prepare_schema(db, "main", true, false, db->path,
 		    err)) != RISK_OK)
@@ -534,7 +546,9 @@ risk_db_rollback(struct risk_db *db)
 bool
 risk_db_in_txn(struct risk_db *db)
 {
-	return db->txn;
+	/* NULL, like risk_db_close(): risk-get runs without a database
+	 * when none exists yet */
+	return db != NULL && db->txn;
 }
 
 int

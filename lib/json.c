@@ -559,7 +559,8 @@ to_record(jv o, struct risk_record *rec, char *err)
 		} else if (jv_get_kind(ch) == JV_KIND_NUMBER) {
 			double d = jv_number_value(ch);
 
-			if (d < 0 || d > 253402300799.0)
+			/* written so that NaN (jq parses "nan") fails too */
+			if (!(d >= 0 && d <= 253402300799.0))
 				r = risk_seterr(err, RISK_EJQ,
 				    "status_changed_at is out of range");
 			else
@@ -583,6 +584,10 @@ parse(const char *body, size_t len, jv *out, char *err)
 
 	if (len > INT32_MAX)
 		return risk_seterr(err, RISK_EJQ, "body too large");
+	/* not JSON (RFC 8259), and libjq 1.6 leaks on some such input */
+	if (memchr(body, '\0', len) != NULL)
+		return risk_seterr(err, RISK_EJQ,
+		    "body is not JSON: it holds a NUL byte");
 	v = jv_parse_sized(body, (int)len);
 	if (!jv_is_valid(v))
 		return invalid(v, "body is not JSON", err);
@@ -664,7 +669,8 @@ line_id(jv o, const char *key, struct risk_record *rec, char *err)
 		break;
 	case JV_KIND_NUMBER:
 		d = jv_number_value(v);
-		if (d < 0 || d > 9007199254740991.0 || d != (double)(int64_t)d)
+		if (!(d >= 0 && d <= 9007199254740991.0) ||	/* NaN too */
+		    d != (double)(int64_t)d)
 			r = risk_seterr(err, RISK_EINVAL,
 			    "\"%s\": not a whole number", key);
 		else
@@ -695,6 +701,9 @@ risk_map_line(struct risk_map *m, const char *line, size_t len,
 		return ret;
 	if (len > INT32_MAX)
 		return risk_seterr(err, RISK_EINVAL, "line too long");
+	if (memchr(line, '\0', len) != NULL)	/* as in parse() */
+		return risk_seterr(err, RISK_EINVAL,
+		    "not JSON: it holds a NUL byte");
 	o = jv_parse_sized(line, (int)len);
 	if (!jv_is_valid(o))
 		return invalid(o, "not JSON", err);

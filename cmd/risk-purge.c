@@ -1,0 +1,220 @@
+/*
+ * risk-purge — remove old records (or old dead letters), and trim the
+ * fetch log and the drain summaries.
+ *
+ * Invariants:
+ * - Deletes go in batches of --batch rows, each its own short write
+ *   transaction: a purge of millions never keeps drainers or risk-enqueue
+ *   waiting for more than a batch.
+ * - What is printed for a batch is flushed before that batch commits, so
+ *   `risk-purge --dead --print | risk-enqueue` never loses a company: a
+ *   closed pipe (SIGPIPE) or a write error ends the run with the batch
+ *   rolled back, still dead-lettered.
+ * - --dry-run writes nothing at all, and takes no write lock.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#define DAY (INT64_C(86400) * 1000)
+#define RECORDS_AGE (30 * DAY)
+#define DEAD_AGE (14 * DAY)
+#define LOG_AGE (7 * DAY)
+
+enum { OPT_BATCH = OPT_COMMON_END, OPT_DEAD, OPT_DRY_RUN, OPT_JSON,
+	OPT_LOG_OLDER_THAN, OPT_OLDER_THAN, OPT_PRINT, OPT_VACUUM };
+
+static const struct option longopts[] = {
+	COMMON_LONGOPTS,
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "dead", no_argument, NULL, OPT_DEAD },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "log-older-than", required_argument, NULL, OPT_LOG_OLDER_THAN },
+	{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
+	{ "print", no_argument, NULL, OPT_PRINT },
+	{ "vacuum", no_argument, NULL, OPT_VACUUM },
+	{ NULL, 0, NULL, 0 }
+};
+
+enum form { NONE, IDS, LIST, JSON };
+
+struct purge {
+	enum form form;
+	int status;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: risk-purge [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
+	    "                  [--dead] [--older-than DUR] [--log-older-than DUR]\n"
+	    "                  [--dry-run] [--print] [--json] [--batch N] [--vacuum]\n");
+}
+
+static int
+flush(void *arg)
+{
+	(void)arg;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cmd_err("standard output: %s", strerror(errno ? errno : EIO));
+		return RISK_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static int
+record(const struct risk_record *rec, void *arg)
+{
+	struct purge *p = arg;
+	char when[32];
+
+	switch (p->form) {
+	case NONE:
+		return 0;
+	case IDS:
+		printf("%s\n", rec->id);
+		break;
+	case LIST:
+		risk_time_format(rec->fetched_at / 1000, when);
+		printf("%s\t%s\t%s\n", rec->id, when,
+		    rec->found ? rec->status : "-");
+		break;
+	case JSON:
+		risk_time_format(rec->fetched_at / 1000, when);
+		printf("{\"id\":\"%s\",\"status\":", rec->id);
+		if (rec->found)
+			risk_json_quote(stdout, rec->status);
+		else
+			fputs("null", stdout);
+		printf(",\"fetched_at\":\"%s\"}\n", when);
+		break;
+	}
+	return ferror(stdout) ? flush(arg) : 0;
+}
+
+static int
+dead(const struct risk_dead *d, void *arg)
+{
+	struct purge *p = arg;
+	char err[RISK_ERRLEN];
+
+	switch (p->form) {
+	case NONE:
+		return 0;
+	case IDS:
+		printf("%s\n", d->id);
+		break;
+	case LIST:
+	case JSON:
+		if (risk_dead_print(stdout, d, p->form == JSON, err) !=
+		    RISK_OK)
+			return flush(arg);
+		break;
+	}
+	return ferror(stdout) ? flush(arg) : 0;
+}
+
+/* A library error: message, and the status it maps to. */
+static int
+failed(int r, const char *err)
+{
+	if (r > 0)		/* a callback stopped it and said why */
+		return r;
+	cmd_err("%s", err);
+	return risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
+	    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct purge pu = { .form = NONE };
+	struct risk_purge p = { .record = record, .dead = dead,
+	    .flush = flush, .arg = &pu };
+	struct risk_db *db;
+	char err[RISK_ERRLEN];
+	int64_t older = -1, log_older = LOG_AGE, now;
+	long n = 0, nlog = 0, nrun = 0;
+	bool dead_mode = false, print = false, json = false, vacuum = false;
+	int c, r, st = RISK_EXIT_OK;
+
+	opterr = 0;
+	cmd_init("risk-purge");
+	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+		if (cmd_common(c, optarg, &dbo, usage))
+			continue;
+		switch (c) {
+		case OPT_BATCH:
+			p.batch = (int)cmd_number("batch", optarg, 1, 1000000,
+			    usage);
+			break;
+		case OPT_DEAD:
+			dead_mode = true;
+			break;
+		case OPT_DRY_RUN:
+			p.dry_run = true;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_LOG_OLDER_THAN:
+			log_older = cmd_duration("log-older-than", optarg,
+			    usage);
+			break;
+		case OPT_OLDER_THAN:
+			older = cmd_duration("older-than", optarg, usage);
+			break;
+		case OPT_PRINT:
+			print = true;
+			break;
+		case OPT_VACUUM:
+			vacuum = true;
+			break;
+		default:
+			cmd_optfail(c, argv, usage);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		cmd_badopt(usage, "%s: unexpected argument (risk-purge takes "
+		    "no IDs)", argv[0]);
+	if (print && json)
+		cmd_badopt(usage, "--print and --json exclude each other");
+	if (older < 0)
+		older = dead_mode ? DEAD_AGE : RECORDS_AGE;
+	pu.form = json ? JSON : print ? IDS : p.dry_run ? LIST : NONE;
+	/* `risk-purge --print | head` ends quietly, its batch rolled back */
+	signal(SIGPIPE, SIG_DFL);
+
+	cmd_env(&dbo);
+	db = cmd_open(&dbo);
+	now = risk_now_ms();
+	p.before_ms = now - older;
+	if (dead_mode)
+		r = risk_purge_dead(db, &p, &n, err);
+	else
+		r = risk_purge_records(db, &p, &n, err);
+	if (r != RISK_OK)
+		st = failed(r, err);
+	if (st == RISK_EXIT_OK) {
+		p.before_ms = now - log_older;
+		if ((r = risk_purge_log(db, &p, &nlog, &nrun, err)) != RISK_OK)
+			st = failed(r, err);
+	}
+	if (st == RISK_EXIT_OK && vacuum && !p.dry_run &&
+	    (r = risk_vacuum(db, err)) != RISK_OK)
+		st = failed(r, err);
+	risk_db_close(db);
+	cmd_info("%s %ld %s, %ld log rows, %ld drain summaries%s",
+	    p.dry_run ? "would remove" : "removed", n,
+	    dead_mode ? "dead letters" : "records", nlog, nrun,
+	    vacuum && !p.dry_run && st == RISK_EXIT_OK ? "; vacuumed" : "");
+	return cmd_fshut(st);
+}

@@ -1,0 +1,356 @@
+/*
+ * purge.c — retention: old records, old dead letters, old log rows.
+ *
+ * Invariants:
+ * - Work is cut into transactions of at most p->batch rows, and a record
+ *   batch scans at most SCAN_FACTOR times that many rows, so the write
+ *   lock is held for milliseconds whatever the size of the purge and
+ *   readers (WAL) never wait at all.  Batches walk the tables by key
+ *   (records by id, dead letters by (died_at, id)), so a purge reads each
+ *   row once, never rescans what it kept.
+ * - A row is deleted only if it is still older than the cutoff inside the
+ *   batch's transaction: a record refreshed meanwhile stays.
+ * - The caller sees each removed row before its batch commits, and a
+ *   non-zero answer from a callback or from flush() rolls the batch back:
+ *   an ID printed for `risk-purge --print | risk-enqueue` is never lost
+ *   between the database and a closed pipe.
+ * - A dry run writes nothing and takes no write lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BATCH_DEFAULT 1000
+#define SCAN_FACTOR 16
+
+static const char sql_rec_scan[] =
+    "SELECT id, status, changed_at, fetched_at FROM main.record"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2";
+static const char sql_rec_del[] =
+    "DELETE FROM main.record WHERE id = ?1 AND fetched_at < ?2";
+static const char sql_dead_scan[] =
+    "SELECT id, reason, attempts, redrives, enqueued_at, died_at"
+    " FROM main.dead WHERE died_at < ?1 AND (died_at, id) > (?2, ?3)"
+    " ORDER BY died_at, id LIMIT ?4";
+static const char sql_dead_del[] =
+    "DELETE FROM main.dead WHERE id = ?1 AND died_at < ?2";
+static const char sql_log_del[] =
+    "DELETE FROM main.fetch_log WHERE rowid IN (SELECT rowid"
+    " FROM main.fetch_log WHERE at < ?1 ORDER BY at LIMIT ?2)";
+static const char sql_log_count[] =
+    "SELECT count(*) FROM main.fetch_log WHERE at < ?1";
+static const char sql_run_del[] =
+    "DELETE FROM main.drain_run WHERE rowid IN (SELECT rowid"
+    " FROM main.drain_run WHERE ended_at < ?1 LIMIT ?2)";
+static const char sql_run_count[] =
+    "SELECT count(*) FROM main.drain_run WHERE ended_at < ?1";
+
+static int
+batch_size(const struct risk_purge *p)
+{
+	return p->batch > 0 ? p->batch : BATCH_DEFAULT;
+}
+
+static void
+text(sqlite3_stmt *st, int col, char *buf, size_t sz)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "");
+}
+
+/* Delete one row by (id, cutoff); *gone says whether it went. */
+static int
+del(struct risk_db *db, enum risk_stmt s, const char *sql, const char *id,
+    int64_t before, bool *gone, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, s, sql, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, id);
+	*gone = sqlite3_changes(db->h) > 0;
+	return RISK_OK;
+}
+
+/* End a batch: commit, or roll back when the caller said stop. */
+static int
+end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
+    char *err)
+{
+	if (stop == 0 && p->flush != NULL)
+		stop = p->flush(p->arg);
+	if (p->dry_run)
+		return stop;
+	if (stop != 0) {
+		risk_db_rollback(db);
+		return stop;
+	}
+	return risk_db_commit(db, err);
+}
+
+int
+risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
+    char *err)
+{
+	struct risk_record *rows;
+	char last[RISK_ID_MAX + 1] = "";
+	sqlite3_stmt *st;
+	int max = batch_size(p), k, i, rc = SQLITE_DONE, r = RISK_OK, scanned,
+	    stop;
+	long m;
+	bool gone;
+
+	*n = 0;
+	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	for (;;) {
+		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
+			break;
+		if ((st = risk__stmt(db, S_PURGE_REC_SCAN, sql_rec_scan,
+		    err)) == NULL) {
+			r = RISK_EDB;
+			goto fail;
+		}
+		sqlite3_bind_text(st, 1, last, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, (int64_t)max * SCAN_FACTOR);
+		k = scanned = 0;
+		while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			scanned++;
+			text(st, 0, last, sizeof last);
+			if (sqlite3_column_int64(st, 3) >= p->before_ms)
+				continue;
+			snprintf(rows[k].id, sizeof rows[k].id, "%s", last);
+			rows[k].found = sqlite3_column_type(st, 1) !=
+			    SQLITE_NULL;
+			text(st, 1, rows[k].status, sizeof rows[k].status);
+			rows[k].changed_at = sqlite3_column_int64(st, 2);
+			rows[k].fetched_at = sqlite3_column_int64(st, 3);
+			k++;
+		}
+		if (k == max)
+			rc = SQLITE_ROW;	/* stopped early: more to see */
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = risk__dberr(db, rc, err, db->path);
+			goto fail;
+		}
+		stop = 0;
+		m = 0;
+		for (i = 0; i < k && stop == 0; i++) {
+			gone = true;
+			if (!p->dry_run && (r = del(db, S_PURGE_REC_DEL,
+			    sql_rec_del, rows[i].id, p->before_ms, &gone,
+			    err)) != RISK_OK)
+				goto fail;
+			if (!gone)
+				continue;
+			m++;
+			if (p->record != NULL)
+				stop = p->record(&rows[i], p->arg);
+		}
+		r = end_batch(db, p, stop, err);
+		if (r == RISK_OK || p->dry_run)
+			*n += m;	/* committed, or shown */
+		if (r != RISK_OK)
+			break;
+		if (rc == SQLITE_DONE && k < max &&
+		    scanned < max * SCAN_FACTOR)
+			break;		/* the end of the table */
+	}
+	free(rows);
+	return r;
+fail:
+	if (!p->dry_run)
+		risk_db_rollback(db);
+	free(rows);
+	return r;
+}
+
+static void
+dead_fill(sqlite3_stmt *st, struct risk_dead *d)
+{
+	text(st, 0, d->id, sizeof d->id);
+	text(st, 1, d->reason, sizeof d->reason);
+	d->attempts = sqlite3_column_int(st, 2);
+	d->redrives = sqlite3_column_int(st, 3);
+	d->enqueued_at = sqlite3_column_int64(st, 4);
+	d->died_at = sqlite3_column_int64(st, 5);
+}
+
+int
+risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
+    char *err)
+{
+	struct risk_dead *rows;
+	char last[RISK_ID_MAX + 1] = "";
+	int64_t last_died = INT64_MIN;
+	sqlite3_stmt *st;
+	int max = batch_size(p), k, i, rc, r = RISK_OK, stop;
+	long m;
+	bool gone;
+
+	*n = 0;
+	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	for (;;) {
+		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
+			break;
+		if ((st = risk__stmt(db, S_PURGE_DEAD_SCAN, sql_dead_scan,
+		    err)) == NULL) {
+			r = RISK_EDB;
+			goto fail;
+		}
+		sqlite3_bind_int64(st, 1, p->before_ms);
+		sqlite3_bind_int64(st, 2, last_died);
+		sqlite3_bind_text(st, 3, last, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 4, max);
+		k = 0;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			dead_fill(st, &rows[k++]);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			r = risk__dberr(db, rc, err, db->path);
+			goto fail;
+		}
+		if (k > 0) {
+			snprintf(last, sizeof last, "%s", rows[k - 1].id);
+			last_died = rows[k - 1].died_at;
+		}
+		stop = 0;
+		m = 0;
+		for (i = 0; i < k && stop == 0; i++) {
+			gone = true;
+			if (!p->dry_run && (r = del(db, S_PURGE_DEAD_DEL,
+			    sql_dead_del, rows[i].id, p->before_ms, &gone,
+			    err)) != RISK_OK)
+				goto fail;
+			if (!gone)
+				continue;
+			m++;
+			if (p->dead != NULL)
+				stop = p->dead(&rows[i], p->arg);
+		}
+		r = end_batch(db, p, stop, err);
+		if (r == RISK_OK || p->dry_run)
+			*n += m;	/* committed, or shown */
+		if (r != RISK_OK)
+			break;
+		if (k < max)
+			break;
+	}
+	free(rows);
+	return r;
+fail:
+	if (!p->dry_run)
+		risk_db_rollback(db);
+	free(rows);
+	return r;
+}
+
+/* Count, or delete in batches, the rows one pair of statements picks. */
+static int
+trim(struct risk_db *db, const struct risk_purge *p, enum risk_stmt sdel,
+    const char *del_sql, enum risk_stmt scount, const char *count_sql,
+    long *n, char *err)
+{
+	sqlite3_stmt *st;
+	int max = batch_size(p), rc, k;
+
+	*n = 0;
+	if (p->dry_run) {
+		if ((st = risk__stmt(db, scount, count_sql, err)) == NULL)
+			return RISK_EDB;
+		sqlite3_bind_int64(st, 1, p->before_ms);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*n = (long)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return rc == SQLITE_ROW ? RISK_OK :
+		    risk__dberr(db, rc, err, db->path);
+	}
+	do {
+		/* one statement, one implicit transaction */
+		if ((st = risk__stmt(db, sdel, del_sql, err)) == NULL)
+			return RISK_EDB;
+		sqlite3_bind_int64(st, 1, p->before_ms);
+		sqlite3_bind_int(st, 2, max);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+		k = sqlite3_changes(db->h);
+		*n += k;
+	} while (k >= max);
+	return RISK_OK;
+}
+
+int
+risk_purge_log(struct risk_db *db, const struct risk_purge *p, long *nlog,
+    long *nrun, char *err)
+{
+	int r;
+
+	*nrun = 0;
+	if ((r = trim(db, p, S_PURGE_LOG_DEL, sql_log_del, S_PURGE_LOG_COUNT,
+	    sql_log_count, nlog, err)) != RISK_OK)
+		return r;
+	return trim(db, p, S_PURGE_RUN_DEL, sql_run_del, S_PURGE_RUN_COUNT,
+	    sql_run_count, nrun, err);
+}
+
+int
+risk_vacuum(struct risk_db *db, char *err)
+{
+	int rc;
+
+	if (db->txn)
+		return risk_seterr(err, RISK_EINVAL,
+		    "cannot vacuum inside a transaction");
+	rc = sqlite3_exec(db->h, "VACUUM main", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db->h, "PRAGMA main.wal_checkpoint(TRUNCATE)",
+		    NULL, NULL, NULL);
+	return rc == SQLITE_OK ? RISK_OK : risk__dberr(db, rc, err, db->path);
+}
+
+/* A field for a tab-separated line: control bytes as spaces. */
+static void
+field(FILE *fp, const char *s)
+{
+	for (; *s != '\0'; s++)
+		putc_unlocked((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' :
+		    *s, fp);
+}
+
+int
+risk_dead_print(FILE *fp, const struct risk_dead *d, bool json, char *err)
+{
+	char died[32], enq[32];
+
+	risk_time_format(d->died_at / 1000, died);
+	risk_time_format(d->enqueued_at / 1000, enq);
+	if (json) {
+		fputs("{\"id\":", fp);
+		risk_json_quote(fp, d->id);
+		fputs(",\"reason\":", fp);
+		risk_json_quote(fp, d->reason);
+		fprintf(fp, ",\"attempts\":%d,\"redrives\":%d,"
+		    "\"enqueued_at\":\"%s\",\"died_at\":\"%s\"}\n",
+		    d->attempts, d->redrives, enq, died);
+	} else {
+		fprintf(fp, "%s\t%s\t%d\t%d\t%s\t", d->id, died, d->attempts,
+		    d->redrives, enq);
+		field(fp, d->reason);
+		putc_unlocked('\n', fp);
+	}
+	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
+	    RISK_OK;
+}
