@@ -207,7 +207,7 @@ test_queue_cap(void **state)
 
 	(void)state;
 	for (i = 0; i < 8; i++) {
-		char id[8];
+		char id[16];
 
 		snprintf(id, sizeof id, "K%d", i);
 		enq(db, id, 0, true, true);
