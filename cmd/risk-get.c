@@ -6,6 +6,9 @@
  * write transaction that is committed whenever input pauses, every
  * BATCH enqueues and at the end, so neither a long pipe nor a slow typist
  * holds the write lock for long.
+ *
+ * With GATEWAY_INTERFACE set it is a CGI program instead: one request
+ * from the environment, one response (lib/cgi.c), argv never read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #include "cmd.h"
 
 #define BATCH 10000
+#define MAX_AGE (3600 * 1000)		/* --max-age, ms */
+#define NF_MAX_AGE (900 * 1000)		/* --not-found-max-age, ms */
 
 enum { OPT_ALL = OPT_COMMON_END, OPT_JQ, OPT_MAX_AGE, OPT_NF_MAX_AGE,
 	OPT_NO_ENQUEUE };
@@ -178,11 +183,86 @@ all(const struct risk_record *rec, void *arg)
 	return print(g, &v);
 }
 
+/* CGI: queue one fetch of id now, in its own transaction. */
+static int
+cgi_enqueue(struct risk_db *db, const char *id, int64_t now, bool *queued)
+{
+	char err[RISK_ERRLEN];
+	bool isnew;
+	int r;
+
+	*queued = false;
+	if ((r = risk_db_begin(db, err)) == RISK_OK &&
+	    (r = risk_enqueue(db, id, now, &isnew, queued, err)) == RISK_OK &&
+	    (r = risk_db_commit(db, err)) == RISK_OK)
+		return RISK_OK;
+	risk_db_rollback(db);
+	*queued = false;
+	cmd_err("%s", err);
+	return r;
+}
+
+/*
+ * CGI mode: one HTTP request from the environment, one response on
+ * standard output (lib/cgi.c has the table).  The arguments are ignored:
+ * some servers turn a query string into arguments, and those must never
+ * become options.  The database is named by RISK_DB, RISK_QUEUE and
+ * RISK_STAGE as the server sets them.  Whatever goes wrong, the client
+ * gets a JSON error with a fixed code; the reason goes to standard
+ * error, which the server logs.
+ */
+static int
+cgi(void)
+{
+	struct risk_cgi_env env = {
+		.method = getenv("REQUEST_METHOD"),
+		.path_info = getenv("PATH_INFO"),
+		.query = getenv("QUERY_STRING"),
+		.if_none_match = getenv("HTTP_IF_NONE_MATCH"),
+		.if_modified_since = getenv("HTTP_IF_MODIFIED_SINCE"),
+	};
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct risk_db *db = NULL;
+	struct risk_cgi_req req;
+	struct risk_cgi_resp resp;
+	struct risk_record rec;
+	struct risk_view v = { .now_ms = risk_now_ms() };
+	char err[RISK_ERRLEN];
+	int r = RISK_OK, rq;
+
+	if (risk_cgi_parse(&env, &req) == RISK_OK) {
+		v.id = req.id;
+		if ((r = risk_db_opts_env(&dbo, err)) != RISK_OK ||
+		    (r = risk_db_open(&db, &dbo, err)) != RISK_OK)
+			cmd_err("%s", err);
+		else if ((r = risk_record_get(db, req.id, &rec, err)) ==
+		    RISK_OK) {
+			v.rec = &rec;
+			v.max_age_ms = rec.found ? MAX_AGE : NF_MAX_AGE;
+			/* a failed refresh still answers from the cache */
+			if (v.now_ms - rec.fetched_at > v.max_age_ms)
+				cgi_enqueue(db, req.id, v.now_ms, &v.queued);
+		} else if (r == RISK_ENOTFOUND) {
+			r = cgi_enqueue(db, req.id, v.now_ms, &v.queued);
+		} else {
+			cmd_err("%s", err);
+		}
+	}
+	risk_cgi_answer(&req, &v, r, &resp);
+	rq = risk_cgi_write(stdout, &resp, err);
+	risk_db_close(db);
+	if (rq != RISK_OK) {
+		cmd_err("standard output: %s", err);
+		return RISK_EXIT_ERROR;
+	}
+	return RISK_EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct get g = { .max_age = 3600 * 1000, .nf_max_age = 900 * 1000,
+	struct get g = { .max_age = MAX_AGE, .nf_max_age = NF_MAX_AGE,
 	    .enqueue = true };
 	struct risk_loop loop = { .id = one, .bad = bad, .idle = idle,
 	    .arg = &g, .fd = 0 };
@@ -193,6 +273,8 @@ main(int argc, char *argv[])
 
 	opterr = 0;
 	cmd_init("risk-get");
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		return cgi();
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
