@@ -31,12 +31,14 @@ JQ_LIBS       ?= -ldl
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
+# Not added to CFLAGS: a CFLAGS given on the command line (as .ci/run
+# does) would drop them from the compiles and keep them in the links.
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:.c=.o)
@@ -71,7 +73,9 @@ tests/unit/test_%: tests/unit/test_%.c lib/librisk.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/librisk.a \
 	    $(CURL_LIBS) $(JQ_LIBS) $(SQLITE_LIBS) -lm -lcmocka $(LDFLAGS)
 
-check: all $(UNIT_BIN)
+include fuzz/fuzz.mk
+
+check: all $(UNIT_BIN) $(FUZZ_REPLAY)
 	@tests/run
 
 lint-man:
@@ -93,7 +97,7 @@ install: all
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin
+	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin fuzz/build
 
 .PHONY: all check lint-man bench demo install clean
 .SECONDARY: $(LIB_OBJ) $(patsubst bin/%,cmd/%.o,$(PROGS)) $(CMD_OBJ) cmd/fetchutil.o

@@ -197,6 +197,23 @@ risk_filter_free(struct risk_filter *f)
 }
 
 /*
+ * jq 1.6's env builtin, unlike $ENV, reads environ each time it runs:
+ * every filter runs with it empty too (the mapper child has none).
+ */
+static jv
+filter_next(jq_state *jq)
+{
+	static char *empty[] = { NULL };
+	char **saved = environ;
+	jv r;
+
+	environ = empty;
+	r = jq_next(jq);
+	environ = saved;
+	return r;
+}
+
+/*
  * One line, no control bytes, and none of the body echoed back: reasons
  * end up in logs and terminals, and bodies come from outside.
  */
@@ -419,7 +436,7 @@ risk_print_view(struct risk_printer *p, const struct risk_view *v,
 	}
 	f->msg[0] = '\0';
 	jq_start(f->jq, o, 0);
-	while (jv_is_valid(r = jq_next(f->jq))) {
+	while (jv_is_valid(r = filter_next(f->jq))) {
 		if ((ret = emit(p->fp, r)) != RISK_OK)
 			break;
 	}
@@ -611,11 +628,11 @@ risk_map_apply(struct risk_map *m, const char *body, size_t len,
 		return to_record(in, rec, err);
 	f->msg[0] = '\0';
 	jq_start(f->jq, in, 0);
-	r = jq_next(f->jq);
+	r = filter_next(f->jq);
 	if (jv_is_valid(r)) {
 		ret = to_record(r, rec, err);
 		/* drain the rest so the next body starts clean */
-		while (jv_is_valid(r = jq_next(f->jq)))
+		while (jv_is_valid(r = filter_next(f->jq)))
 			jv_free(r);
 		jv_free(r);
 		return ret;
@@ -719,10 +736,10 @@ risk_map_line(struct risk_map *m, const char *line, size_t len,
 		return to_record(o, rec, err);
 	f->msg[0] = '\0';
 	jq_start(f->jq, o, 0);
-	r = jq_next(f->jq);
+	r = filter_next(f->jq);
 	if (jv_is_valid(r)) {
 		ret = to_record(r, rec, err);
-		while (jv_is_valid(r = jq_next(f->jq)))
+		while (jv_is_valid(r = filter_next(f->jq)))
 			jv_free(r);
 		jv_free(r);
 		return ret;

@@ -4,7 +4,8 @@
  * A jq program from the command line can loop forever or allocate
  * without end, and libjq has no way to interrupt it.  So a user filter
  * runs in a child process, forked once after the filter compiled, with a
- * memory limit and an empty environment ($ENV shows nothing).  Each body
+ * memory limit (mem bytes of data beyond what it holds at the start) and
+ * an empty environment ($ENV shows nothing).  Each body
  * goes over a socket pair; the answer must come back within the timeout
  * or the child is killed, the attempt fails with that reason, and a
  * fresh child takes over.  The default mapping needs none of this and
@@ -15,6 +16,7 @@
  * alone, never for the caller's process.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -110,6 +112,33 @@ serve(struct risk_mapper *m, int fd)
 	}
 }
 
+/*
+ * The data this process holds now (VmData), in bytes; 0 if unknown.
+ * Called in the child, so no stdio.  Under AddressSanitizer VmData is
+ * terabytes of shadow already: a limit of mem alone would leave the
+ * filter not one new page.
+ */
+static rlim_t
+data_now(void)
+{
+	char buf[4096], *p;
+	unsigned long long kb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nVmData:")) == NULL ||
+	    sscanf(p + 8, "%llu", &kb) != 1 || kb > RLIM_INFINITY / 2048)
+		return 0;
+	return (rlim_t)kb * 1024;
+}
+
 static int
 spawn(struct risk_mapper *m, char *err)
 {
@@ -134,7 +163,8 @@ spawn(struct risk_mapper *m, char *err)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_IGN);
 		environ = noenv;	/* not clearenv(): jq's env walks it */
-		rl.rlim_cur = rl.rlim_max = m->mem;
+		/* mem bytes more than the child holds when it starts */
+		rl.rlim_cur = rl.rlim_max = data_now() + m->mem;
 		setrlimit(RLIMIT_DATA, &rl);
 		serve(m, sv[1]);
 		_exit(0);

@@ -108,7 +108,7 @@ finish() {
 # given options; sets $PORT, $SOURCE and RISK_SOURCE_URL; stopped at exit.
 standin() {
 	local log=$T/standin.$$.$RANDOM
-	"$ROOT/scripts/legacy-standin" --port 0 "$@" >"$log" 2>&1 &
+	"$ROOT/scripts/legacy-standin" --port 0 "$@" </dev/null >"$log" 2>&1 &
 	STANDIN_PID=$!
 	CLEANUP="${CLEANUP:+$CLEANUP; }kill $STANDIN_PID 2>/dev/null; wait $STANDIN_PID 2>/dev/null"
 	for _ in $(seq 100); do

@@ -271,7 +271,7 @@ $( [ "$(id -u)" -ne 0 ] || printf 'server.username = "%s"\nserver.groupname = "%
 EOF
 run lighttpd -tt -f "$T/lighttpd.conf"
 expect_rc 0
-lighttpd -D -f "$T/lighttpd.conf" 2>"$T/lighttpd.log" &
+lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>"$T/lighttpd.log" &
 LPID=$!
 CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
 URL=http://127.0.0.1:$PORT/risk-get
@@ -448,15 +448,16 @@ if command -v nginx >/dev/null && [ -x /usr/sbin/fcgiwrap ] &&
 	if [ "$(id -u)" -eq 0 ]; then
 		setpriv --reuid="$WEBUSER" --regid="$WEBGROUP" --clear-groups \
 		    --inh-caps=-all /usr/sbin/fcgiwrap \
-		    -s "unix:$NG/run/fcgiwrap.sock" 2>"$T/fcgiwrap.log" &
+		    -s "unix:$NG/run/fcgiwrap.sock" </dev/null >/dev/null \
+		    2>"$T/fcgiwrap.log" &
 	else
 		/usr/sbin/fcgiwrap -s "unix:$NG/run/fcgiwrap.sock" \
-		    2>"$T/fcgiwrap.log" &
+		    </dev/null >/dev/null 2>"$T/fcgiwrap.log" &
 	fi
 	FPID=$!
-	CLEANUP="${CLEANUP:+$CLEANUP; }kill $FPID 2>/dev/null; wait $FPID 2>/dev/null; rm -f $NG/run/fcgiwrap.sock"
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $FPID 2>/dev/null; sleep 0.1; kill -9 $FPID 2>/dev/null; wait $FPID 2>/dev/null; rm -f $NG/run/fcgiwrap.sock"
 	nginx -p "$NG" -c "$NG/live.conf" -g 'daemon off; master_process on;' \
-	    2>"$T/nginx.log" &
+	    </dev/null >/dev/null 2>"$T/nginx.log" &
 	NPID=$!
 	CLEANUP="${CLEANUP:+$CLEANUP; }kill $NPID 2>/dev/null; wait $NPID 2>/dev/null"
 	NURL=http://127.0.0.1:$NPORT/risk-get

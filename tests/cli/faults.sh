@@ -1,0 +1,203 @@
+#!/bin/bash
+# Faults: failing writes and a full disk (an LD_PRELOAD shim,
+# tests/faults/failwrite.c), a read-only database, a truncated file, a
+# foreign file, a missing folder.  Each gets a clear message and the
+# documented exit status (2: broken database or disk; the man pages'
+# EXIT STATUS), and what was stored before is still there, unchanged.
+. "$(dirname "$0")/../lib.sh"
+
+q() { sqlite3 -readonly "$RISK_DB" "$1"; }
+# everything a user relies on, in a stable order
+dump() {
+	sqlite3 -readonly "${1:-$RISK_DB}" \
+	    "select * from record order by id;
+	     select id, reason, attempts from dead order by id;
+	     select id, due, token, attempts, last_error from queue order by id"
+}
+
+SHIM=$T/failwrite.so
+if ! ${CC:-cc} -shared -fPIC -o "$SHIM" "$ROOT/tests/faults/failwrite.c" \
+    -ldl 2>"$T/cc.err"; then
+	LAST="cc failwrite.c"
+	fail "cannot build the shim: $(head -n 1 "$T/cc.err")"
+	finish
+	exit
+fi
+# An ASan build wants its runtime first; the shim comes before it.
+export ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+faulty() { env LD_PRELOAD="$SHIM" FAILWRITE_LOG="$T/hits" "$@"; }
+hits() { [ -s "$T/hits" ]; }
+
+# --- a database with records, a queue and a dead letter
+standin --latency 0
+seq -f 'C%g' 1 20 >"$T/ids"
+run -i "$T/ids" risk-fetch --store
+expect_rc 0
+run risk-enqueue fail500-1
+run risk-drain --max-attempts 1 --backoff 1h
+expect_rc 0
+run risk-enqueue --delay 1h Q1 Q2 Q3
+dump >"$T/before"
+expect "the database holds records, queue and dead letters" \
+    [ "$(q 'select (select count(*) from record) || (select count(*) from dead) || (select count(*) from queue)')" = "2013" ]
+
+# --- disk full while queueing: no partial batch, nothing else touched
+rm -f "$T/hits"
+seq -f 'N%g' 1 3000 >"$T/many"
+run -i "$T/many" faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_ERRNO=ENOSPC risk-enqueue
+expect_rc 2
+expect_err_re "^risk-enqueue: $RISK_DB: (disk full|disk I/O error: No space left on device)$"
+expect "the fault was hit" hits
+dump >"$T/after"
+expect "disk full (enqueue): nothing changed" cmp -s "$T/before" "$T/after"
+expect "disk full (enqueue): integrity ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
+
+# the same, but the disk fills up part of the way through the batch
+rm -f "$T/hits"
+run -i "$T/many" faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_AFTER=20 risk-enqueue
+expect_rc 2
+expect_err_re "^risk-enqueue: .*(disk full|No space left on device)"
+expect "the fault was hit" hits
+n=$(q "select count(*) from queue where id like 'N%'")
+expect "disk full mid-batch: all or nothing ($n of 3000)" [ "$n" = 0 ] || [ "$n" = 3000 ]
+dump >"$T/after"
+expect "disk full mid-batch: what was there is unchanged" cmp -s "$T/before" "$T/after"
+
+# --- I/O errors while draining: the claim fails, nothing is lost
+run risk-enqueue R1 R2 R3
+dump >"$T/before"
+rm -f "$T/hits"
+run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_ERRNO=EIO risk-drain
+expect_rc 2
+expect_err_re "^risk-drain: .*disk I/O error"
+expect "the fault was hit" hits
+dump >"$T/after"
+expect "EIO (drain): nothing changed" cmp -s "$T/before" "$T/after"
+# and part of the way through: some stored perhaps, none lost
+standin --latency 20
+seq -f 'S%g' 1 40 | risk-enqueue
+rm -f "$T/hits"
+run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_ERRNO=EIO FAILWRITE_AFTER=30 risk-drain --source "$SOURCE" --timeout 1s --lease 2s
+expect_rc 2
+expect_err_re "^risk-drain: .*disk I/O error"
+expect "the fault was hit" hits
+expect "EIO mid-drain: integrity ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
+expect "EIO mid-drain: the old records are all there, none older" \
+    [ "$(join <(sed -n '/^C/p' "$T/before" | cut -d'|' -f1,4 | tr '|' ' ') \
+        <(q "select id || ' ' || fetched_at from record where id like 'C%' order by id") |
+        awk '$3 >= $2' | wc -l)" = 20 ]
+sleep 2.1	# the dead drain's leases run out
+run risk-drain --source "$SOURCE" --timeout 1s --lease 2s
+expect_rc 0
+expect "EIO mid-drain: every company stored after a clean drain" \
+    [ "$(q "select count(*) from record where id like 'S%'")" = 40 ]
+
+# --- fsync failing: with WAL and synchronous=NORMAL a commit needs none;
+# a checkpoint's failure is not the user's failure
+dump >"$T/before"
+rm -f "$T/hits"
+run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_CALLS=fsync,fdatasync FAILWRITE_ERRNO=EIO risk-enqueue F1
+expect_rc 0
+expect "fsync EIO: F1 queued" [ "$(q "select count(*) from queue where id='F1'")" = 1 ]
+expect "fsync EIO: integrity ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
+
+# --- standard output on a full device (stdio's writes are libc's own,
+# out of the shim's reach: /dev/full does it)
+risk-get --no-enqueue C1 >/dev/full 2>"$T/err"
+rc=$?
+expect_rc 2
+expect_err_re '^risk-get: standard output: No space left on device$'
+
+# --- a read-only database (as a user who may not write it)
+if [ "$(id -u)" -eq 0 ]; then
+	ro=$T/ro
+	mkdir -m 755 "$ro"
+	chmod 711 "$T"
+	risk-enqueue RO1	# due now: a drain must write to claim it
+	cp "$RISK_DB" "$ro/risk.db"
+	RISK_DB=$ro/risk.db risk-get --no-enqueue C1 >/dev/null	# -wal, -shm
+	dump "$ro/risk.db" >"$T/before"
+	export RISK_DB=$ro/risk.db
+	run as_nobody risk-enqueue Z1
+	expect_rc 2
+	expect_err_re "^risk-enqueue: (Z1|$ro/risk.db): database is read-only$"
+	run as_nobody risk-get Z1
+	expect_rc 2
+	expect_err_re '^risk-get: Z1: database is read-only \(use --no-enqueue to only read\)$'
+	run as_nobody risk-get --no-enqueue C1 Z1
+	expect_rc 1
+	expect_out_re '^\{"id":"C1","status":'
+	expect_err_empty
+	run as_nobody risk-drain --source "$SOURCE"
+	expect_rc 2
+	expect_err_re 'database is read-only'
+	if [ -x "$BIN/risk-purge" ]; then
+		run as_nobody risk-purge --older-than 1s
+		expect_rc 2
+		expect_err_re 'database is read-only'
+	fi
+	dump "$ro/risk.db" >"$T/after"
+	expect "read-only: nothing changed" cmp -s "$T/before" "$T/after"
+	export RISK_DB=$T/risk.db
+	chmod 700 "$T"
+else
+	echo "# faults.sh: not root: read-only cases need another user; skipped"
+fi
+
+# --- a truncated database file: refused, and left as it was
+sqlite3 "$RISK_DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+cp "$RISK_DB" "$T/trunc.db"
+truncate -s 8192 "$T/trunc.db"
+sum=$(md5sum <"$T/trunc.db")
+for cmd in "risk-get --no-enqueue C1" "risk-get C1" "risk-enqueue C1" \
+    "risk-drain --source $SOURCE"; do
+	run env RISK_DB="$T/trunc.db" $cmd
+	expect_rc 2
+	expect_err_re "^risk-[a-z]+: $T/trunc.db: database is corrupt$"
+done
+expect "truncated: the file is untouched" [ "$(md5sum <"$T/trunc.db")" = "$sum" ]
+# cut inside the header: not even an SQLite file any more
+head -c 50 "$RISK_DB" >"$T/short.db"
+run env RISK_DB="$T/short.db" risk-enqueue C1
+expect_rc 2
+expect_err_re "^risk-enqueue: $T/short.db: (database is corrupt|not a risk database \(not an SQLite file\))$"
+expect "short: the file is untouched" [ "$(wc -c <"$T/short.db")" = 50 ]
+
+# --- foreign files: another program's SQLite database, a text file
+sqlite3 "$T/other.db" "CREATE TABLE t (x); INSERT INTO t VALUES (1)"
+sqlite3 "$T/app.db" "PRAGMA application_id = 1234; CREATE TABLE record (x)"
+printf 'not a database, just text\n%.0s' $(seq 20) >"$T/text.db"
+for f in other app text; do
+	sum=$(md5sum <"$T/$f.db")
+	for cmd in "risk-get --no-enqueue C1" "risk-enqueue C1" \
+	    "risk-drain --source $SOURCE"; do
+		run env RISK_DB="$T/$f.db" $cmd
+		expect_rc 2
+		expect_err_re "^risk-[a-z]+: $T/$f.db: not a risk database \((it has other tables|application_id 1234|not an SQLite file)\)$"
+	done
+	expect "$f: the file is untouched" [ "$(md5sum <"$T/$f.db")" = "$sum" ]
+	expect "$f: no -wal or -shm left beside it" [ ! -e "$T/$f.db-wal" ] && [ ! -e "$T/$f.db-shm" ]
+done
+
+# --- the folder missing: readers say so and create nothing
+gone=$T/gone/deeper/risk.db
+run env RISK_DB="$gone" risk-get --no-enqueue C1
+expect_rc 1
+expect_out '{"id":"C1","error":"not_cached","queued":false}'
+expect_err_empty
+run env RISK_DB="$gone" risk-get --no-enqueue <<<"C1"
+run env RISK_DB="$gone" risk-get --all
+expect_rc 0
+expect_out_empty
+if [ -x "$BIN/risk-stat" ]; then
+	run env RISK_DB="$gone" risk-stat
+	expect_rc 2
+	expect_err_re "^risk-stat: $gone: no database yet$"
+fi
+expect "no folder made by a reader" [ ! -e "$T/gone" ]
+# a writer makes it, as documented
+run env RISK_DB="$gone" risk-enqueue C1
+expect_rc 0
+expect "a writer makes the folder, private" [ "$(stat -c %a "$T/gone/deeper")" = 700 ]
+
+finish

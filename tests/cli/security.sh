@@ -1,0 +1,110 @@
+#!/bin/bash
+# The security claims of risk(7), SECURITY CONSIDERATIONS, each checked
+# where a test can: credentials stay out of argv, the environment,
+# messages, the fetch log and the database; user filters see no
+# environment and are bounded; URL templates are http(s) with {id};
+# IDs are validated before any SQL or URL.
+. "$(dirname "$0")/../lib.sh"
+
+q() { sqlite3 -readonly "$RISK_DB" "$1"; }
+secret=sekret
+standin --latency 300 --api-key "$secret" --log "$T/requests.log"
+printf 'X-Api-Key: %s\n' "$secret" >"$T/creds"
+chmod 600 "$T/creds"
+
+# --- credentials: from a file only, never in argv or environment
+seq -f 'needauth-%g' 1 6 | risk-enqueue
+risk-drain -v --credentials "$T/creds" --concurrency 2 2>"$T/drain.err" &
+pid=$!
+sleep 0.3
+expect "a drain in flight (pid $pid)" kill -0 "$pid"
+expect "argv holds the file name, not the secret" \
+    grep -q creds "/proc/$pid/cmdline"
+expect "not the secret in argv (what ps shows)" \
+    not grep -q "$secret" "/proc/$pid/cmdline"
+expect "not the secret in the environment" \
+    not grep -q "$secret" "/proc/$pid/environ"
+wait "$pid"
+expect "the drain stored all six with the key" \
+    [ "$(q "select count(*) from record where id like 'needauth-%'")" = 6 ]
+# a wrong key: refused by the service, and the reason shows no key
+printf 'X-Api-Key: wrong-%s\n' "$secret" >"$T/bad"
+chmod 600 "$T/bad"
+risk-enqueue needauth-x
+run risk-drain -vv --credentials "$T/bad" --max-attempts 1
+expect_rc 0
+expect "a 401 is dead-lettered as HTTP 401" \
+    [ "$(q "select reason from dead where id='needauth-x'")" = "HTTP 401" ]
+run risk-fetch -v --credentials "$T/bad" needauth-y
+expect_rc 1
+expect_err_re '^risk-fetch: needauth-y: HTTP 401$'
+cat "$T/err" >>"$T/drain.err"
+expect "no secret in any message" not grep -q "$secret" "$T/drain.err"
+expect "no secret anywhere in the database, fetch log included" \
+    not grep -aq "$secret" "$RISK_DB" "$RISK_DB-wal"
+expect "the fetch log has the attempts" [ "$(q 'select count(*) from fetch_log')" -ge 7 ]
+# a credentials file others can read is refused, naming only the file
+chmod 640 "$T/creds"
+run risk-drain --credentials "$T/creds"
+expect_rc 2
+expect_err_re "creds"
+expect "the refusal does not print the secret" not grep -q "$secret" "$T/err"
+chmod 600 "$T/creds"
+# RISK_CREDENTIALS_FILE names the file too; a secret in the URL is refused
+risk-enqueue needauth-7
+run env RISK_CREDENTIALS_FILE="$T/creds" risk-drain
+expect_rc 0
+expect "RISK_CREDENTIALS_FILE works" [ "$(q "select count(*) from record where id='needauth-7'")" = 1 ]
+run risk-drain --source "http://risk:$secret@127.0.0.1:$PORT/financial-risk/{id}"
+expect_rc 2
+expect_err_re '^risk-drain: --source: '
+expect "user info refused without echoing it" not grep -q "$secret" "$T/err"
+
+# --- user filters see an empty environment, and are bounded
+export SECRET_TOKEN=$secret
+run risk-get --no-enqueue --jq '[$ENV, env] | tostring' needauth-1
+expect_rc 0
+expect_out '[{},{}]'
+run risk-get --no-enqueue --jq '$ENV.SECRET_TOKEN // "none"' needauth-1
+expect_out none
+standin --latency 0
+risk-enqueue E1
+run risk-drain --map '{status: ([$ENV, env] | tostring)}'
+expect_rc 0
+expect "a drain's --map sees no environment" [ "$(q "select status from record where id='E1'")" = '[{},{}]' ]
+run risk-fetch --map '{status: ($ENV.SECRET_TOKEN // "none")}' E1
+expect_out_re '"status":"none"'
+unset SECRET_TOKEN
+start=$(date +%s%N)
+run risk-fetch --map-timeout 300ms --map 'def f: f; f' E2
+took=$((($(date +%s%N) - start) / 1000000))
+expect_rc 1
+expect "a looping filter is stopped in time ($took ms)" [ "$took" -lt 2500 ]
+expect_err_re 'map: no answer within 300 ms'
+
+# --- URL templates: http or https, with {id}
+for bad in 'ftp://127.0.0.1/{id}' 'file:///etc/{id}' 'gopher://x/{id}' \
+    "http://127.0.0.1:$PORT/no-placeholder" 'javascript:{id}'; do
+	run risk-fetch --source "$bad" C1
+	expect_rc 2
+	expect_err_re '^risk-fetch: --source: '
+done
+
+# --- IDs are validated before any SQL or URL; SQL is bound
+for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
+    '{id}' "$(printf 'a\033[31mb')"; do
+	run risk-get "$id" C1
+	expect_rc 2
+	expect_err_re 'invalid company id$'
+	run risk-enqueue "$id"
+	expect_rc 2
+done
+expect "the record table is still there" [ "$(q 'select count(*) >= 7 from record')" = 1 ]
+expect "nothing invalid was queued" \
+    [ "$(q "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+expect "control bytes are not echoed raw" not grep -q $'\033' "$T/err"
+# the stand-in never saw a request for an invalid ID
+expect "no invalid ID reached the legacy service" \
+    not grep -Eq $'\t[^\t]*[^A-Za-z0-9._:%-][^\t]*\t' <(cut -f2 "$T/requests.log" | sed 's/^/\t/; s/$/\t/')
+
+finish
