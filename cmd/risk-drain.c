@@ -213,20 +213,27 @@ count(struct drain *d, const struct done *x)
 }
 
 /*
- * An entry claimed more often than --max-attempts never got an answer:
- * each worker that held it died (a crash, a kill, a filter that took the
- * process down).  Bury it, so a poison company cannot loop forever.
+ * Bury an entry at once, without fetching it: one claimed more often
+ * than --max-attempts never got an answer (each worker that held it
+ * died: a crash, a kill, a filter that took the process down), and one
+ * whose ID is not valid was written into the queue file by hand (the web
+ * user may write that file).  Neither may loop forever.
  */
 static void
-given_up(struct drain *d, struct risk_entry *e)
+bury(struct drain *d, struct risk_entry *e)
 {
 	char err[RISK_ERRLEN], reason[512];
 	bool dead;
 	int r;
 
-	snprintf(reason, sizeof reason, "no answer in %d attempts (the "
-	    "worker stopped each time)%s%.180s", e->attempts - 1,
-	    e->last_error[0] != '\0' ? "; last error: " : "", e->last_error);
+	if (!risk_id_valid(e->id, strlen(e->id)))
+		snprintf(reason, sizeof reason, "invalid company id");
+	else
+		snprintf(reason, sizeof reason, "no answer in %d attempts (the "
+		    "worker stopped each time)%s%.180s", e->attempts - 1,
+		    e->last_error[0] != '\0' ? "; last error: " : "",
+		    e->last_error);
+	e->attempts = d->max_attempts;	/* risk_fail buries it now */
 	if ((r = risk_db_begin(d->db, err)) == RISK_OK &&
 	    (r = risk_fail(d->db, e, reason, risk_now_ms(), d->backoff, 0,
 	    d->max_attempts, &dead, err)) == RISK_OK)
@@ -290,8 +297,9 @@ tick(struct drain *d, int *claimed, bool *capfull, char *err)
 	}
 	d->ndone = 0;
 	for (i = 0, j = 0; i < n; i++) {
-		if (got[i].attempts > d->max_attempts) {
-			given_up(d, &got[i]);
+		if (got[i].attempts > d->max_attempts ||
+		    !risk_id_valid(got[i].id, strlen(got[i].id))) {
+			bury(d, &got[i]);
 			continue;
 		}
 		while (d->used[j])

@@ -194,6 +194,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_DFL);
 
 	cmd_env(&dbo);
+	dbo.readonly = p.dry_run;	/* a dry run makes no database either */
 	db = cmd_open(&dbo);
 	now = risk_now_ms();
 	p.before_ms = now - older;

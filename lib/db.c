@@ -445,6 +445,10 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	}
 	sqlite3_busy_timeout(db->h, db->busy_ms > INT32_MAX ? INT32_MAX :
 	    (int)db->busy_ms);
+	/* The queue file may be writable by a web user: never run code its
+	 * schema carries, and refuse writes that could corrupt the file. */
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	/* Keep -wal and -shm after the last close: a reader without write
 	 * access to the folder can open a WAL database only if they exist. */
 	persist = 1;

@@ -80,6 +80,12 @@ risk_time_format(int64_t sec, char out[32])
 	int64_t z, era, y;
 	unsigned doe, yoe, doy, mp, d, m, sod;
 
+	/* outside years 0000-9999 the answer is clamped anyway; clamping
+	 * first keeps the arithmetic below far from overflow */
+	if (sec < INT64_C(-62167219200))
+		sec = INT64_C(-62167219200);
+	if (sec > INT64_C(253402300799))
+		sec = INT64_C(253402300799);
 	z = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
 	sod = (unsigned)(sec - z * 86400);
 	z += 719468;

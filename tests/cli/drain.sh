@@ -154,7 +154,13 @@ q "update queue set attempts=5, last_error='timed out' where id='P1'"
 run risk-drain --source "$SOURCE" -v
 expect_rc 0
 expect_err_re '^risk-drain: P1: dead-lettered: no answer in 5 attempts \(the worker stopped each time\); last error: timed out$'
-expect "P1 dead, not fetched" [ "$(q "select attempts from dead where id='P1'")$(q "select count(*) from record where id='P1'")" = 60 ]
+expect "P1 dead, not fetched" [ "$(q "select attempts from dead where id='P1'")$(q "select count(*) from record where id='P1'")" = 50 ]
+# a hostile row written straight into the queue file is never fetched
+q "insert into queue (id, due, enqueued_at) values ('../../admin', 0, 0)"
+run risk-drain --source "$SOURCE" -v
+expect_rc 0
+expect_err_re '^risk-drain: \.\./\.\./admin: dead-lettered: invalid company id$'
+expect "dead with its reason, never stored" [ "$(q "select reason from dead where id='../../admin'")$(q "select count(*) from record where id='../../admin'")" = "invalid company id0" ]
 
 # --- bad options
 run risk-drain --source 'ftp://x/{id}'
