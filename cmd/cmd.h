@@ -48,6 +48,11 @@ noreturn void cmd_badopt(void (*usage)(FILE *), const char *fmt, ...)
 int64_t cmd_duration(const char *opt, const char *s, void (*usage)(FILE *));
 long cmd_number(const char *opt, const char *s, long min, long max,
     void (*usage)(FILE *));
+/* Raise *status to st; "try again" (75) outranks the others. */
+void cmd_worse(int *status, int st);
+/* risk_loop's bad(): name the ID, raise the status.  arg must point to a
+ * struct whose first member is its int exit status. */
+void cmd_bad_id(const char *id, const char *reason, void *arg);
 /* An ID shown safely in a message: control bytes as '?', shortened. */
 const char *cmd_safe(const char *s, char *buf, size_t sz);
 /* Flush and check stdout: RISK_EXIT_ERROR on a write error, else st. */

@@ -26,13 +26,13 @@ static const struct option longopts[] = {
 };
 
 struct enq {
+	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_db *db;
 	int64_t due;
 	int max_redrives;
 	bool redrive;
 	int pending;
 	long added, already, dead, redriven;
-	int status;
 };
 
 static void
@@ -45,21 +45,12 @@ usage(FILE *fp)
 	    "                    [--stage NAME] [--queue PATH] [ID ...]\n");
 }
 
-static void
-worse(struct enq *q, int st)
-{
-	if (st == RISK_EXIT_TEMPFAIL || q->status == RISK_EXIT_TEMPFAIL)
-		q->status = RISK_EXIT_TEMPFAIL;
-	else if (st > q->status)
-		q->status = st;
-}
-
 /* A database error ends the run: what was committed stays committed. */
 static int
 fatal(struct enq *q, int r, const char *err)
 {
 	cmd_err("%s", err);
-	worse(q, risk_exit_status(r));
+	cmd_worse(&q->status, risk_exit_status(r));
 	risk_db_rollback(q->db);
 	return 1;
 }
@@ -98,7 +89,7 @@ one(const char *id, void *arg)
 			q->redriven++;
 		} else if (r == RISK_ENOTFOUND || r == RISK_EFULL) {
 			cmd_err("%s", err);
-			worse(q, RISK_EXIT_PARTIAL);
+			cmd_worse(&q->status, RISK_EXIT_PARTIAL);
 		} else {
 			return fatal(q, r, err);
 		}
@@ -117,20 +108,11 @@ one(const char *id, void *arg)
 	else {
 		q->dead++;
 		cmd_warn("%s: dead-lettered; not queued (use --redrive)", id);
-		worse(q, RISK_EXIT_PARTIAL);
+		cmd_worse(&q->status, RISK_EXIT_PARTIAL);
 	}
 	if (++q->pending >= BATCH)
 		return commit(q);
 	return 0;
-}
-
-static void
-bad(const char *id, const char *reason, void *arg)
-{
-	char buf[80];
-
-	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
-	worse(arg, RISK_EXIT_ERROR);
 }
 
 static int
@@ -175,7 +157,7 @@ main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct enq q = { .max_redrives = MAX_REDRIVES };
-	struct risk_loop loop = { .id = one, .bad = bad, .idle = idle,
+	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .idle = idle,
 	    .arg = &q, .fd = 0 };
 	char err[RISK_ERRLEN];
 	bool delay = false;
@@ -215,7 +197,7 @@ main(int argc, char *argv[])
 		redrive_all(&q);
 	else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
 		cmd_err("%s", err);	/* the loop's own (input) error */
-		worse(&q, RISK_EXIT_ERROR);
+		cmd_worse(&q.status, RISK_EXIT_ERROR);
 	}
 	commit(&q);
 	risk_db_close(q.db);

@@ -47,6 +47,7 @@ struct item {
 };
 
 struct fetch {
+	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_fetcher *f;
 	struct risk_mapper *map;
 	struct risk_db *db;
@@ -54,7 +55,6 @@ struct fetch {
 	struct item *win;	/* ring of nwin items, in input order */
 	size_t nwin, head, count;
 	bool raw;
-	int status;
 };
 
 static void
@@ -67,15 +67,6 @@ usage(FILE *fp)
 	    "                  [--max-body BYTES] [--credentials FILE] [--raw]\n"
 	    "                  [--jq FILTER] [--store [--db PATH] [--stage NAME]\n"
 	    "                  [--queue PATH]] [ID ...]\n");
-}
-
-static void
-worse(struct fetch *x, int st)
-{
-	if (st == RISK_EXIT_TEMPFAIL || x->status == RISK_EXIT_TEMPFAIL)
-		x->status = RISK_EXIT_TEMPFAIL;
-	else if (st > x->status)
-		x->status = st;
 }
 
 static void
@@ -126,14 +117,14 @@ emit(struct fetch *x, struct item *it)
 		    RISK_OK || (r = risk_record_get(x->db, it->id, &it->rec,
 		    err)) != RISK_OK) {
 			cmd_err("%s", err);
-			worse(x, risk_exit_status(r));
+			cmd_worse(&x->status, risk_exit_status(r));
 		}
 	} else if (it->rec.changed_at == 0) {
 		it->rec.changed_at = it->rec.fetched_at / 1000;
 	}
 	if (!it->ok) {
 		cmd_err("%s: %s", it->id, it->reason);
-		worse(x, RISK_EXIT_PARTIAL);
+		cmd_worse(&x->status, RISK_EXIT_PARTIAL);
 		return;
 	}
 	if (x->raw) {
@@ -147,13 +138,13 @@ emit(struct fetch *x, struct item *it)
 			cmd_die(RISK_EXIT_ERROR, "standard output: %s",
 			    strerror(errno ? errno : EIO));
 		cmd_err("%s: %s", it->id, err);
-		worse(x, RISK_EXIT_ERROR);
+		cmd_worse(&x->status, RISK_EXIT_ERROR);
 	}
 	if (ferror(stdout))
 		cmd_die(RISK_EXIT_ERROR, "standard output: %s",
 		    strerror(errno ? errno : EIO));
 	if (!it->rec.found && !x->raw)
-		worse(x, RISK_EXIT_PARTIAL);
+		cmd_worse(&x->status, RISK_EXIT_PARTIAL);
 }
 
 /* Print every finished item at the head of the window. */
@@ -201,22 +192,13 @@ one(const char *id, void *arg)
 	return 0;
 }
 
-static void
-bad(const char *id, const char *reason, void *arg)
-{
-	char buf[80];
-
-	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
-	worse(arg, RISK_EXIT_ERROR);
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct risk_fetch_opts fo = { .timeout_ms = 5000, .concurrency = 4 };
 	struct fetch x = { 0 };
-	struct risk_loop loop = { .id = one, .bad = bad, .arg = &x, .fd = 0 };
+	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .arg = &x, .fd = 0 };
 	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL;
 	char err[RISK_ERRLEN];
 	int64_t maptime = 2000;
@@ -292,7 +274,7 @@ main(int argc, char *argv[])
 
 	if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
 		cmd_err("%s", err);
-		worse(&x, RISK_EXIT_ERROR);
+		cmd_worse(&x.status, RISK_EXIT_ERROR);
 	}
 	while (x.count > 0)
 		step(&x);

@@ -33,6 +33,7 @@ static const struct option longopts[] = {
 };
 
 struct get {
+	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_db *db;
 	struct risk_printer out;
 	int64_t now;
@@ -40,7 +41,6 @@ struct get {
 	int64_t nf_max_age;
 	bool enqueue;
 	int pending;		/* enqueues in the open transaction */
-	int status;
 };
 
 static void
@@ -50,15 +50,6 @@ usage(FILE *fp)
 	    "usage: risk-get [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
 	    "                [--max-age DUR] [--not-found-max-age DUR]\n"
 	    "                [--no-enqueue] [--jq FILTER] [--all | ID ...]\n");
-}
-
-static void
-worse(struct get *g, int st)
-{
-	if (st == RISK_EXIT_TEMPFAIL || g->status == RISK_EXIT_TEMPFAIL)
-		g->status = RISK_EXIT_TEMPFAIL;
-	else if (st > g->status)
-		g->status = st;
 }
 
 static int
@@ -72,7 +63,7 @@ commit(struct get *g)
 	g->pending = 0;
 	if ((r = risk_db_commit(g->db, err)) != RISK_OK) {
 		cmd_err("%s", err);
-		worse(g, risk_exit_status(r));
+		cmd_worse(&g->status, risk_exit_status(r));
 		g->enqueue = false;
 	}
 	return 0;
@@ -112,7 +103,7 @@ fail:
 		cmd_err("%s (use --no-enqueue to only read)", err);
 	else
 		cmd_err("%s", err);
-	worse(g, risk_exit_status(r));
+	cmd_worse(&g->status, risk_exit_status(r));
 	risk_db_rollback(g->db);
 	g->enqueue = false;
 	return false;
@@ -131,7 +122,7 @@ print(struct get *g, struct risk_view *v)
 		exit(RISK_EXIT_ERROR);
 	}
 	cmd_err("%s: %s", v->id, err);
-	worse(g, RISK_EXIT_ERROR);
+	cmd_worse(&g->status, RISK_EXIT_ERROR);
 	return 0;
 }
 
@@ -152,25 +143,16 @@ one(const char *id, void *arg)
 		if (g->now - rec.fetched_at > v.max_age_ms)
 			v.queued = enqueue(g, id);
 		if (!rec.found)
-			worse(g, RISK_EXIT_PARTIAL);
+			cmd_worse(&g->status, RISK_EXIT_PARTIAL);
 	} else if (r == RISK_ENOTFOUND) {
 		v.queued = enqueue(g, id);
-		worse(g, RISK_EXIT_PARTIAL);
+		cmd_worse(&g->status, RISK_EXIT_PARTIAL);
 	} else {
 		cmd_err("%s", err);
-		worse(g, risk_exit_status(r));
+		cmd_worse(&g->status, risk_exit_status(r));
 		return 0;
 	}
 	return print(g, &v);
-}
-
-static void
-bad(const char *id, const char *reason, void *arg)
-{
-	char buf[80];
-
-	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
-	worse(arg, RISK_EXIT_ERROR);
 }
 
 static int
@@ -264,7 +246,7 @@ main(int argc, char *argv[])
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct get g = { .max_age = MAX_AGE, .nf_max_age = NF_MAX_AGE,
 	    .enqueue = true };
-	struct risk_loop loop = { .id = one, .bad = bad, .idle = idle,
+	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .idle = idle,
 	    .arg = &g, .fd = 0 };
 	const char *jq = NULL;
 	char err[RISK_ERRLEN];
@@ -321,11 +303,11 @@ main(int argc, char *argv[])
 		if (g.db != NULL &&
 		    (r = risk_record_each(g.db, all, &g, err)) != RISK_OK) {
 			cmd_err("%s", err);
-			worse(&g, risk_exit_status(r));
+			cmd_worse(&g.status, risk_exit_status(r));
 		}
 	} else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
 		cmd_err("%s", err);
-		worse(&g, RISK_EXIT_ERROR);
+		cmd_worse(&g.status, RISK_EXIT_ERROR);
 	}
 	commit(&g);
 	risk_db_close(g.db);

@@ -41,13 +41,13 @@ static const struct option longopts[] = {
 };
 
 struct load {
+	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_db *db;
 	struct risk_map *map;
 	const char *idkey;
 	int64_t fetched_at;	/* ms */
 	int batch, pending;
 	long loaded, older, failed;
-	int status;
 	char *line;		/* MAX_LINE + 1 bytes */
 };
 
@@ -60,21 +60,12 @@ usage(FILE *fp)
 	    "                 [--fetched-at TIME] [--batch N] [FILE ...]\n");
 }
 
-static void
-worse(struct load *l, int st)
-{
-	if (st == RISK_EXIT_TEMPFAIL || l->status == RISK_EXIT_TEMPFAIL)
-		l->status = RISK_EXIT_TEMPFAIL;
-	else if (st > l->status)
-		l->status = st;
-}
-
 /* A database error: the run ends, what was committed stays. */
 static int
 fatal(struct load *l, int r, const char *err)
 {
 	cmd_err("%s", err);
-	worse(l, risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
+	cmd_worse(&l->status, risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
 	    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR);
 	risk_db_rollback(l->db);
 	return -1;
@@ -144,7 +135,7 @@ load(struct load *l, FILE *fp, const char *name)
 			cmd_err("%s:%ld: %s", name, lineno, len == -2 ?
 			    "line longer than 1 MiB" : "line holds a NUL byte");
 			l->failed++;
-			worse(l, RISK_EXIT_PARTIAL);
+			cmd_worse(&l->status, RISK_EXIT_PARTIAL);
 			continue;
 		}
 		if (blank(l->line, (size_t)len))
@@ -154,7 +145,7 @@ load(struct load *l, FILE *fp, const char *name)
 		    err) != RISK_OK) {
 			cmd_err("%s:%ld: %s", name, lineno, err);
 			l->failed++;
-			worse(l, RISK_EXIT_PARTIAL);
+			cmd_worse(&l->status, RISK_EXIT_PARTIAL);
 			continue;
 		}
 		rec.fetched_at = l->fetched_at;
@@ -173,7 +164,7 @@ load(struct load *l, FILE *fp, const char *name)
 	}
 	if (ferror(fp)) {
 		cmd_err("%s: %s", name, strerror(errno ? errno : EIO));
-		worse(l, RISK_EXIT_ERROR);
+		cmd_worse(&l->status, RISK_EXIT_ERROR);
 	}
 	return 0;
 }
@@ -251,7 +242,7 @@ main(int argc, char *argv[])
 				r = load(&l, stdin, "standard input");
 			} else if ((fp = fopen(argv[i], "r")) == NULL) {
 				cmd_err("%s: %s", argv[i], strerror(errno));
-				worse(&l, RISK_EXIT_ERROR);
+				cmd_worse(&l.status, RISK_EXIT_ERROR);
 				continue;
 			} else {
 				r = load(&l, fp, argv[i]);

@@ -158,6 +158,24 @@ cmd_number(const char *opt, const char *s, long min, long max,
 	return n;
 }
 
+void
+cmd_worse(int *status, int st)
+{
+	if (st == RISK_EXIT_TEMPFAIL || *status == RISK_EXIT_TEMPFAIL)
+		*status = RISK_EXIT_TEMPFAIL;
+	else if (st > *status)
+		*status = st;
+}
+
+void
+cmd_bad_id(const char *id, const char *reason, void *arg)
+{
+	char buf[80];
+
+	cmd_err("%s: %s", cmd_safe(id, buf, sizeof buf), reason);
+	cmd_worse(arg, RISK_EXIT_ERROR);
+}
+
 const char *
 cmd_safe(const char *s, char *buf, size_t sz)
 {
