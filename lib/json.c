@@ -612,18 +612,13 @@ parse(const char *body, size_t len, jv *out, char *err)
 	return RISK_OK;
 }
 
-int
-risk_map_apply(struct risk_map *m, const char *body, size_t len,
-    struct risk_record *rec, char *err)
+/* A parsed body (consumed) through the filter, or the default, to rec. */
+static int
+map_value(struct risk_filter *f, jv in, struct risk_record *rec, char *err)
 {
-	struct risk_filter *f = m->filter;
-	jv in, r;
+	jv r;
 	int ret;
 
-	if ((ret = jq_load(err)) != RISK_OK)
-		return ret;
-	if ((ret = parse(body, len, &in, err)) != RISK_OK)
-		return ret;
 	if (f == NULL)
 		return to_record(in, rec, err);
 	f->msg[0] = '\0';
@@ -641,6 +636,20 @@ risk_map_apply(struct risk_map *m, const char *body, size_t len,
 		return invalid(r, "map", err);
 	jv_free(r);
 	return risk_seterr(err, RISK_EJQ, "map: filter gave no output");
+}
+
+int
+risk_map_apply(struct risk_map *m, const char *body, size_t len,
+    struct risk_record *rec, char *err)
+{
+	jv in;
+	int ret;
+
+	if ((ret = jq_load(err)) != RISK_OK)
+		return ret;
+	if ((ret = parse(body, len, &in, err)) != RISK_OK)
+		return ret;
+	return map_value(m->filter, in, rec, err);
 }
 
 int
@@ -710,8 +719,7 @@ int
 risk_map_line(struct risk_map *m, const char *line, size_t len,
     const char *idkey, struct risk_record *rec, char *err)
 {
-	struct risk_filter *f = m->filter;
-	jv o, r;
+	jv o;
 	int ret;
 
 	if ((ret = jq_load(err)) != RISK_OK)
@@ -732,22 +740,7 @@ risk_map_line(struct risk_map *m, const char *line, size_t len,
 		jv_free(o);
 		return ret;
 	}
-	if (f == NULL)
-		return to_record(o, rec, err);
-	f->msg[0] = '\0';
-	jq_start(f->jq, o, 0);
-	r = filter_next(f->jq);
-	if (jv_is_valid(r)) {
-		ret = to_record(r, rec, err);
-		while (jv_is_valid(r = filter_next(f->jq)))
-			jv_free(r);
-		jv_free(r);
-		return ret;
-	}
-	if (jv_invalid_has_msg(jv_copy(r)))
-		return invalid(r, "map", err);
-	jv_free(r);
-	return risk_seterr(err, RISK_EJQ, "map: filter gave no output");
+	return map_value(m->filter, o, rec, err);
 }
 
 int
