@@ -14,8 +14,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/risk-bench-drain.XXXXXX")
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"' EXIT
 export RISK_DB=$W/risk.db
-N_SLOW=${N_SLOW:-600}
-N_FAST=${N_FAST:-30000}
+N_SLOW=${N_SLOW:-0}	# 0: 150 per unit of concurrency
+N_FAST=${N_FAST:-15000}
 N_SHELL=${N_SHELL:-1000}
 N_MEM=${N_MEM:-100000}
 
@@ -33,13 +33,15 @@ for _ in $(seq 100); do
 	port=$(sed -n 's/^port //p' "$W/standin"); [ -n "$port" ] && break; sleep 0.05
 done
 for c in 4 16; do
+	n=$N_SLOW
+	[ "$n" -gt 0 ] || n=$((150 * c))	# runs of about 1.7 s at the ideal rate
 	fresh
-	seq -f 'S%g' 1 "$N_SLOW" | "$BIN/risk-enqueue"
+	seq -f 'S%g' 1 "$n" | "$BIN/risk-enqueue"
 	t0=$(ms)
 	"$BIN/risk-drain" --source "http://127.0.0.1:$port/financial-risk/{id}" \
 	    --concurrency $c
 	t1=$(ms)
-	rate=$(awk -v n="$N_SLOW" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1000 / t }')
+	rate=$(awk -v n="$n" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1000 / t }')
 	ideal=$(awk -v c=$c 'BEGIN { printf "%.0f", c / 0.045 }')
 	need=$(awk -v i="$ideal" 'BEGIN { printf "%.0f", 0.9 * i }')
 	printf 'stand-in 20-70 ms, C=%-2d : %5s companies/s; ideal C/mean %s/s; need >= %s (0.9x) %s\n' \
@@ -60,11 +62,23 @@ server.errorlog = "$W/lighttpd.err"
 server.max-keep-alive-requests = 1000000
 mimetype.assign = ( "" => "application/json" )
 CONF
-lighttpd -D -f "$W/lighttpd.conf" &
-PIDS="$PIDS $!"
-sleep 0.5
+# lighttpd 1.4.69 keeps a file descriptor per file it served until it
+# cleans up, and answers 403 once it runs out (ulimit -n is 20000 here):
+# a fresh server per run, and fewer files than that.
+LPID=""
+lighttpd_start() {
+	[ -z "$LPID" ] || { kill "$LPID"; wait "$LPID" 2>/dev/null; }
+	lighttpd -D -f "$W/lighttpd.conf" </dev/null >/dev/null 2>&1 &
+	LPID=$!
+	PIDS="$PIDS $LPID"
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		sleep 0.05
+	done
+}
 src="http://127.0.0.1:$port/financial-risk/{id}"
 for c in 4 8; do
+	lighttpd_start
 	fresh
 	seq -f 'F%g' 1 "$N_FAST" | "$BIN/risk-enqueue"
 	t0=$(ms)
@@ -77,8 +91,10 @@ for c in 4 8; do
 	[ $c = 8 ] && risk_rate=$rate
 	sqlite3 "$RISK_DB" "select '  not stored: ' || count(*) || ' x ' || reason from fetch_log where outcome <> 'stored' group by reason"
 done
+grep -v 'server st' "$W/lighttpd.err" 2>/dev/null | sed 's/^/  lighttpd: /' | head -3
 
 # the shell way, same concurrency (8), on fewer companies
+lighttpd_start
 fresh
 sqlite3 "$RISK_DB" 'CREATE TABLE record(id TEXT PRIMARY KEY, status TEXT, changed_at TEXT, fetched_at INTEGER)'
 cat >"$W/one.sh" <<'SH'
@@ -99,7 +115,8 @@ shell_rate=$(awk -v n="$stored" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 10
 printf 'shell way (xargs -P 8 curl|jq|sqlite3): %s companies/s (%s stored); risk-drain is %sx faster\n' \
     "$shell_rate" "$stored" "$(awk -v a="$risk_rate" -v b="$shell_rate" 'BEGIN { printf "%.0f", a / b }')"
 
-# 3. memory with 100,000 queued
+# 3. memory with 100,000 queued (unknown to the server: 404s)
+lighttpd_start
 fresh
 mkdir -p "$W/www/m"
 seq -f 'M%g' 1 "$N_MEM" | "$BIN/risk-enqueue"
