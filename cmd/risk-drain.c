@@ -461,10 +461,15 @@ main(int argc, char *argv[])
 		cmd_badopt(usage, "%s: unexpected argument (risk-drain takes "
 		    "IDs from the queue; see risk-enqueue)", argv[0]);
 	cmd_fetch_env(&fo, usage);
+	/* a result is settled after the request and its mapping: a lease
+	 * shorter than both would lose good answers to "lease lost" */
+	if (mapprog == NULL && mapfile == NULL)
+		d.maptime = 0;
 	if (d.lease < 0)
-		d.lease = 2 * d.timeout + 10000;
-	if (d.lease <= d.timeout)
-		cmd_badopt(usage, "--lease must be longer than --timeout");
+		d.lease = 2 * d.timeout + d.maptime + 10000;
+	if (d.lease <= d.timeout + d.maptime)
+		cmd_badopt(usage, "--lease must be longer than --timeout%s",
+		    d.maptime > 0 ? " plus --map-timeout" : "");
 	d.map = cmd_mapper(mapprog, mapfile, d.maptime, usage);
 	fo.timeout_ms = d.timeout;
 	fo.concurrency = d.concurrency;

@@ -176,7 +176,10 @@ expect_rc 2
 expect_err_re '^risk-drain: --concurrency: 0: not a number from 1 to 256'
 run risk-drain --timeout 10s --lease 5s
 expect_rc 2
-expect_err_re 'lease must be longer'
+expect_err_re 'lease must be longer than --timeout$'
+run risk-drain --timeout 5s --lease 6s --map-timeout 2s --map .
+expect_rc 2
+expect_err_re 'lease must be longer than --timeout plus --map-timeout$'
 run risk-drain --map '{'
 expect_rc 2
 expect_err_re '^risk-drain: --map: invalid jq filter'
