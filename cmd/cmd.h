@@ -68,11 +68,41 @@ struct risk_db *cmd_open(struct risk_db_opts *o);
 /* getopt_long said '?' or ':' (optstring starts with ':'): exit 2. */
 noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 
-/* fetchutil.c, in the programs that fetch: the legacy URL and credentials
- * from the environment where options left them unset, checked. */
-void cmd_fetch_env(struct risk_fetch_opts *fo, void (*usage)(FILE *));
-/* The mapping from --map or --map-file (not both), or the default. */
-struct risk_mapper *cmd_mapper(const char *prog, const char *file,
-    int64_t maptime, void (*usage)(FILE *));
+/* fetchutil.c: what the programs that fetch share. */
+enum {
+	OPT_CONCURRENCY = 1100,
+	OPT_CREDENTIALS,
+	OPT_MAP,
+	OPT_MAP_FILE,
+	OPT_MAP_TIMEOUT,
+	OPT_MAX_BODY,
+	OPT_SOURCE,
+	OPT_TIMEOUT,
+	OPT_FETCH_END
+};
+#define FETCH_LONGOPTS \
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY }, \
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS }, \
+	{ "map", required_argument, NULL, OPT_MAP }, \
+	{ "map-file", required_argument, NULL, OPT_MAP_FILE }, \
+	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT }, \
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY }, \
+	{ "source", required_argument, NULL, OPT_SOURCE }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }
+
+struct cmd_fetch {
+	struct risk_fetch_opts fo;	/* timeout 5 s, concurrency 4 */
+	const char *mapprog, *mapfile;
+	int64_t maptime;		/* 2 s; 0 without a user mapping */
+	struct risk_mapper *map;
+};
+
+void cmd_fetch_init(struct cmd_fetch *f);
+/* Handle a fetch option; false if c is not one of them. */
+bool cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
+    void (*usage)(FILE *));
+/* After the options: the legacy URL and credentials from the environment
+ * where options left them unset, checked; the mapping made. */
+void cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *));
 
 #endif

@@ -4,41 +4,81 @@
  * that no other program pulls in libcurl.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 
 void
-cmd_fetch_env(struct risk_fetch_opts *fo, void (*usage)(FILE *))
+cmd_fetch_init(struct cmd_fetch *f)
 {
-	char err[RISK_ERRLEN];
-	const char *e;
-
-	if (fo->url_template == NULL &&
-	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
-		fo->url_template = e;
-	if (fo->url_template == NULL)
-		cmd_badopt(usage, "no legacy service: give --source URL or "
-		    "set RISK_SOURCE_URL");
-	if (fo->credentials == NULL &&
-	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
-		fo->credentials = e;
-	if (risk_fetch_check_template(fo->url_template, err) != RISK_OK)
-		cmd_badopt(usage, "--source: %s", err);
+	memset(f, 0, sizeof *f);
+	f->fo.timeout_ms = 5000;
+	f->fo.concurrency = 4;
+	f->maptime = 2000;
 }
 
-struct risk_mapper *
-cmd_mapper(const char *prog, const char *file, int64_t maptime,
+bool
+cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
     void (*usage)(FILE *))
 {
-	struct risk_mapper *m;
-	char err[RISK_ERRLEN], *buf = NULL;
+	switch (c) {
+	case OPT_CONCURRENCY:
+		f->fo.concurrency = (int)cmd_number("concurrency", arg, 1,
+		    RISK_FETCH_MAX_SLOTS, usage);
+		return true;
+	case OPT_CREDENTIALS:
+		f->fo.credentials = arg;
+		return true;
+	case OPT_MAP:
+		f->mapprog = arg;
+		return true;
+	case OPT_MAP_FILE:
+		f->mapfile = arg;
+		return true;
+	case OPT_MAP_TIMEOUT:
+		f->maptime = cmd_duration("map-timeout", arg, usage);
+		return true;
+	case OPT_MAX_BODY:
+		f->fo.max_body = (size_t)cmd_number("max-body", arg, 1,
+		    RISK_FETCH_MAX_BODY_CAP, usage);
+		return true;
+	case OPT_SOURCE:
+		f->fo.url_template = arg;
+		return true;
+	case OPT_TIMEOUT:
+		f->fo.timeout_ms = cmd_duration("timeout", arg, usage);
+		if (f->fo.timeout_ms == 0)
+			cmd_badopt(usage, "--timeout: must be more than 0");
+		return true;
+	default:
+		return false;
+	}
+}
 
-	if (prog != NULL && file != NULL)
+void
+cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *))
+{
+	char err[RISK_ERRLEN], *buf = NULL;
+	const char *e, *prog = f->mapprog;
+
+	if (f->fo.url_template == NULL &&
+	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
+		f->fo.url_template = e;
+	if (f->fo.url_template == NULL)
+		cmd_badopt(usage, "no legacy service: give --source URL or "
+		    "set RISK_SOURCE_URL");
+	if (f->fo.credentials == NULL &&
+	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
+		f->fo.credentials = e;
+	if (risk_fetch_check_template(f->fo.url_template, err) != RISK_OK)
+		cmd_badopt(usage, "--source: %s", err);
+	if (prog != NULL && f->mapfile != NULL)
 		cmd_badopt(usage, "--map and --map-file exclude each other");
-	if (file != NULL)
-		prog = buf = cmd_slurp(file, 1024 * 1024);
-	if (risk_mapper_new(&m, prog, maptime, 0, err) != RISK_OK)
+	if (f->mapfile != NULL)
+		prog = buf = cmd_slurp(f->mapfile, 1024 * 1024);
+	if (prog == NULL)
+		f->maptime = 0;		/* the default mapping is not bounded */
+	if (risk_mapper_new(&f->map, prog, f->maptime, 0, err) != RISK_OK)
 		cmd_badopt(usage, "--map: %s", err);
 	free(buf);
-	return m;
 }

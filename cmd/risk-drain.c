@@ -24,26 +24,17 @@
 
 #define MAX_SLOTS RISK_FETCH_MAX_SLOTS
 
-enum { OPT_BACKOFF = OPT_COMMON_END, OPT_BREAKER, OPT_CONCURRENCY,
-	OPT_CREDENTIALS, OPT_LEASE, OPT_MAP, OPT_MAP_FILE, OPT_MAP_TIMEOUT,
-	OPT_MAX_ATTEMPTS, OPT_MAX_BODY, OPT_MAX_TIME, OPT_SOURCE,
-	OPT_TIMEOUT };
+enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_LEASE,
+	OPT_MAX_ATTEMPTS, OPT_MAX_TIME };
 
 static const struct option longopts[] = {
 	COMMON_LONGOPTS,
+	FETCH_LONGOPTS,
 	{ "backoff", required_argument, NULL, OPT_BACKOFF },
 	{ "breaker", required_argument, NULL, OPT_BREAKER },
-	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
-	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
 	{ "lease", required_argument, NULL, OPT_LEASE },
-	{ "map", required_argument, NULL, OPT_MAP },
-	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
-	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
-	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
-	{ "source", required_argument, NULL, OPT_SOURCE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -69,7 +60,7 @@ struct drain {
 	struct done done[MAX_SLOTS];
 	int ndone;
 	int concurrency, max_attempts, breaker;
-	int64_t timeout, lease, backoff, deadline, maptime;
+	int64_t timeout, lease, backoff, deadline;
 	int fails_in_row;	/* connection errors and 5xx, for the breaker */
 	bool tripped;
 	char tripreason[256];
@@ -390,10 +381,9 @@ int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct risk_fetch_opts fo = { 0 };
-	struct drain d = { .concurrency = 4, .max_attempts = 5, .breaker = 5,
-	    .timeout = 5000, .lease = -1, .backoff = 30000, .maptime = 2000 };
-	const char *mapprog = NULL, *mapfile = NULL;
+	struct cmd_fetch fx;
+	struct drain d = { .max_attempts = 5, .breaker = 5, .lease = -1,
+	    .backoff = 30000 };
 	char err[RISK_ERRLEN];
 	struct sigaction sa;
 	int64_t maxtime = 600000;
@@ -401,8 +391,10 @@ main(int argc, char *argv[])
 
 	opterr = 0;
 	cmd_init("risk-drain");
+	cmd_fetch_init(&fx);
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
-		if (cmd_common(c, optarg, &dbo, usage))
+		if (cmd_common(c, optarg, &dbo, usage) ||
+		    cmd_fetch_opt(c, optarg, &fx, usage))
 			continue;
 		switch (c) {
 		case OPT_BACKOFF:
@@ -412,44 +404,15 @@ main(int argc, char *argv[])
 			d.breaker = (int)cmd_number("breaker", optarg, 0,
 			    1000000, usage);
 			break;
-		case OPT_CONCURRENCY:
-			d.concurrency = (int)cmd_number("concurrency", optarg,
-			    1, MAX_SLOTS, usage);
-			break;
-		case OPT_CREDENTIALS:
-			fo.credentials = optarg;
-			break;
 		case OPT_LEASE:
 			d.lease = cmd_duration("lease", optarg, usage);
-			break;
-		case OPT_MAP:
-			mapprog = optarg;
-			break;
-		case OPT_MAP_FILE:
-			mapfile = optarg;
-			break;
-		case OPT_MAP_TIMEOUT:
-			d.maptime = cmd_duration("map-timeout", optarg, usage);
 			break;
 		case OPT_MAX_ATTEMPTS:
 			d.max_attempts = (int)cmd_number("max-attempts",
 			    optarg, 1, 1000, usage);
 			break;
-		case OPT_MAX_BODY:
-			fo.max_body = (size_t)cmd_number("max-body", optarg,
-			    1, RISK_FETCH_MAX_BODY_CAP, usage);
-			break;
 		case OPT_MAX_TIME:
 			maxtime = cmd_duration("max-time", optarg, usage);
-			break;
-		case OPT_SOURCE:
-			fo.url_template = optarg;
-			break;
-		case OPT_TIMEOUT:
-			d.timeout = cmd_duration("timeout", optarg, usage);
-			if (d.timeout == 0)
-				cmd_badopt(usage, "--timeout: must be more "
-				    "than 0");
 			break;
 		default:
 			cmd_optfail(c, argv, usage);
@@ -460,19 +423,17 @@ main(int argc, char *argv[])
 	if (argc > 0)
 		cmd_badopt(usage, "%s: unexpected argument (risk-drain takes "
 		    "IDs from the queue; see risk-enqueue)", argv[0]);
-	cmd_fetch_env(&fo, usage);
+	cmd_fetch_done(&fx, usage);
+	d.timeout = fx.fo.timeout_ms;
+	d.concurrency = fx.fo.concurrency;
+	d.map = fx.map;
 	/* a result is settled after the request and its mapping: a lease
 	 * shorter than both would lose good answers to "lease lost" */
-	if (mapprog == NULL && mapfile == NULL)
-		d.maptime = 0;
 	if (d.lease < 0)
-		d.lease = 2 * d.timeout + d.maptime + 10000;
-	if (d.lease <= d.timeout + d.maptime)
+		d.lease = 2 * d.timeout + fx.maptime + 10000;
+	if (d.lease <= d.timeout + fx.maptime)
 		cmd_badopt(usage, "--lease must be longer than --timeout%s",
-		    d.maptime > 0 ? " plus --map-timeout" : "");
-	d.map = cmd_mapper(mapprog, mapfile, d.maptime, usage);
-	fo.timeout_ms = d.timeout;
-	fo.concurrency = d.concurrency;
+		    fx.maptime > 0 ? " plus --map-timeout" : "");
 	cmd_env(&dbo);
 
 	memset(&sa, 0, sizeof sa);
@@ -486,7 +447,7 @@ main(int argc, char *argv[])
 	d.run.started_at = risk_now_ms();
 	d.deadline = d.run.started_at + maxtime;
 	d.db = cmd_open(&dbo);
-	if (risk_fetcher_new(&d.f, &fo, err) != RISK_OK)
+	if (risk_fetcher_new(&d.f, &fx.fo, err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
 
 	st = drain(&d);

@@ -14,23 +14,14 @@
 
 #include "cmd.h"
 
-enum { OPT_CONCURRENCY = OPT_COMMON_END, OPT_CREDENTIALS, OPT_JQ, OPT_MAP,
-	OPT_MAP_FILE, OPT_MAP_TIMEOUT, OPT_MAX_BODY, OPT_RAW, OPT_SOURCE,
-	OPT_STORE, OPT_TIMEOUT };
+enum { OPT_JQ = OPT_FETCH_END, OPT_RAW, OPT_STORE };
 
 static const struct option longopts[] = {
 	COMMON_LONGOPTS,
-	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
-	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	FETCH_LONGOPTS,
 	{ "jq", required_argument, NULL, OPT_JQ },
-	{ "map", required_argument, NULL, OPT_MAP },
-	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
-	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT },
-	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "store", no_argument, NULL, OPT_STORE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -196,58 +187,31 @@ int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct risk_fetch_opts fo = { .timeout_ms = 5000, .concurrency = 4 };
+	struct cmd_fetch fx;
 	struct fetch x = { 0 };
-	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .arg = &x, .fd = 0 };
-	const char *mapprog = NULL, *mapfile = NULL, *jq = NULL;
+	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .arg = &x,
+	    .fd = 0 };
+	const char *jq = NULL;
 	char err[RISK_ERRLEN];
-	int64_t maptime = 2000;
 	bool store = false;
 	int c, r;
 
 	opterr = 0;
 	cmd_init("risk-fetch");
+	cmd_fetch_init(&fx);
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
-		if (cmd_common(c, optarg, &dbo, usage))
+		if (cmd_common(c, optarg, &dbo, usage) ||
+		    cmd_fetch_opt(c, optarg, &fx, usage))
 			continue;
 		switch (c) {
-		case OPT_CONCURRENCY:
-			fo.concurrency = (int)cmd_number("concurrency", optarg,
-			    1, RISK_FETCH_MAX_SLOTS, usage);
-			break;
-		case OPT_CREDENTIALS:
-			fo.credentials = optarg;
-			break;
 		case OPT_JQ:
 			jq = optarg;
-			break;
-		case OPT_MAP:
-			mapprog = optarg;
-			break;
-		case OPT_MAP_FILE:
-			mapfile = optarg;
-			break;
-		case OPT_MAP_TIMEOUT:
-			maptime = cmd_duration("map-timeout", optarg, usage);
-			break;
-		case OPT_MAX_BODY:
-			fo.max_body = (size_t)cmd_number("max-body", optarg,
-			    1, RISK_FETCH_MAX_BODY_CAP, usage);
 			break;
 		case OPT_RAW:
 			x.raw = true;
 			break;
-		case OPT_SOURCE:
-			fo.url_template = optarg;
-			break;
 		case OPT_STORE:
 			store = true;
-			break;
-		case OPT_TIMEOUT:
-			fo.timeout_ms = cmd_duration("timeout", optarg, usage);
-			if (fo.timeout_ms == 0)
-				cmd_badopt(usage, "--timeout: must be more "
-				    "than 0");
 			break;
 		default:
 			cmd_optfail(c, argv, usage);
@@ -255,10 +219,10 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	cmd_fetch_env(&fo, usage);
 	if (x.raw && (store || jq != NULL))
 		cmd_badopt(usage, "--raw goes with neither --store nor --jq");
-	x.map = cmd_mapper(mapprog, mapfile, maptime, usage);
+	cmd_fetch_done(&fx, usage);
+	x.map = fx.map;
 	if (jq != NULL && risk_filter_new(&x.out.filter, jq, err) != RISK_OK)
 		cmd_badopt(usage, "--jq: %s", err);
 	x.out.fp = stdout;
@@ -266,9 +230,9 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_DFL);	/* `risk-fetch … | head` ends quietly */
 	if (store)
 		x.db = cmd_open(&dbo);
-	if (risk_fetcher_new(&x.f, &fo, err) != RISK_OK)
+	if (risk_fetcher_new(&x.f, &fx.fo, err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
-	x.nwin = (size_t)fo.concurrency * WINDOW_PER_SLOT;
+	x.nwin = (size_t)fx.fo.concurrency * WINDOW_PER_SLOT;
 	if ((x.win = calloc(x.nwin, sizeof *x.win)) == NULL)
 		cmd_die(RISK_EXIT_ERROR, "out of memory");
 

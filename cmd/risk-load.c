@@ -27,8 +27,8 @@
 #define BATCH 10000
 #define MAX_LINE (1024 * 1024)
 
-enum { OPT_BATCH = OPT_COMMON_END, OPT_FETCHED_AT, OPT_ID_KEY, OPT_MAP,
-	OPT_MAP_FILE };
+/* OPT_MAP and OPT_MAP_FILE are the fetching programs' (cmd.h) */
+enum { OPT_BATCH = OPT_COMMON_END, OPT_FETCHED_AT, OPT_ID_KEY };
 
 static const struct option longopts[] = {
 	COMMON_LONGOPTS,

@@ -4,7 +4,7 @@
 #
 # For every program cmd/risk-X.c there must be a man/risk-X.1 that names
 # every option the program parses: each long option of its longopts[]
-# table (COMMON_LONGOPTS expanded from cmd/cmd.h) as "Fl -name", and each
+# table (the *_LONGOPTS macros expanded from cmd/cmd.h) as "Fl -name", and each
 # letter of its getopt optstring as "Fl x", in the mdoc source.  Grouped
 # letters ("Fl hqVv" in a SYNOPSIS) do not count: each option needs an
 # entry of its own.  risk.7 must .Xr every program.
@@ -19,7 +19,9 @@ SRC=${MAN_ROOT:-$ROOT}
 longopts() {
 	awk '
 	/longopts\[\][[:space:]]*=/ { on = 1 }
-	on && /COMMON_LONGOPTS/ { print "@COMMON" }
+	on && match($0, /[A-Z_]+_LONGOPTS/) {
+		print "@" substr($0, RSTART, RLENGTH)
+	}
 	on {
 		s = $0
 		while (match(s, /\{[[:space:]]*"[^"]+"/)) {
@@ -33,10 +35,10 @@ longopts() {
 	' "$1"
 }
 
-# The long options of COMMON_LONGOPTS in cmd/cmd.h.
-common_longopts() {
-	awk '
-	/^#define[[:space:]]+COMMON_LONGOPTS/ { on = 1 }
+# The long options of a NAME_LONGOPTS macro in cmd/cmd.h.
+macro_longopts() {
+	awk -v name="$1" '
+	$1 == "#define" && $2 == name { on = 1 }
 	on {
 		s = $0
 		while (match(s, /\{[[:space:]]*"[^"]+"/)) {
@@ -79,7 +81,6 @@ for page in "$SRC"/man/*.1 "$SRC"/man/*.7; do
 	fi
 done
 
-common=$(common_longopts)
 
 # (b) drift: every option a program parses is in its page
 for src in "$SRC"/cmd/risk-*.c; do
@@ -103,8 +104,8 @@ for src in "$SRC"/cmd/risk-*.c; do
 	fi
 	missing=
 	for o in $longs; do
-		if [ "$o" = @COMMON ]; then
-			for c in $common; do
+		if [ "${o#@}" != "$o" ]; then
+			for c in $(macro_longopts "${o#@}"); do
 				have_fl "$page" "-$c" || missing="$missing --$c"
 			done
 		else
