@@ -72,6 +72,10 @@ sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
 /* Turn a SQLite result code into a status and a reason in err. */
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
 
+/* queue.c: column readers shared with purge.c and stat.c. */
+void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
+void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
+
 /* json.c: the jv rendering of a view, the reference for the fast writer. */
 int risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz);
 

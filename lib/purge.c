@@ -52,14 +52,6 @@ batch_size(const struct risk_purge *p)
 	return p->batch > 0 ? p->batch : BATCH_DEFAULT;
 }
 
-static void
-text(sqlite3_stmt *st, int col, char *buf, size_t sz)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "");
-}
-
 /* Delete one row by (id, cutoff); *gone says whether it went. */
 static int
 del(struct risk_db *db, enum risk_stmt s, const char *sql, const char *id,
@@ -124,13 +116,13 @@ risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
 		k = scanned = 0;
 		while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			scanned++;
-			text(st, 0, last, sizeof last);
+			risk__column_text(st, 0, last, sizeof last);
 			if (sqlite3_column_int64(st, 3) >= p->before_ms)
 				continue;
 			snprintf(rows[k].id, sizeof rows[k].id, "%s", last);
 			rows[k].found = sqlite3_column_type(st, 1) !=
 			    SQLITE_NULL;
-			text(st, 1, rows[k].status, sizeof rows[k].status);
+			risk__column_text(st, 1, rows[k].status, sizeof rows[k].status);
 			rows[k].changed_at = sqlite3_column_int64(st, 2);
 			rows[k].fetched_at = sqlite3_column_int64(st, 3);
 			k++;
@@ -174,17 +166,6 @@ fail:
 	return r;
 }
 
-static void
-dead_fill(sqlite3_stmt *st, struct risk_dead *d)
-{
-	text(st, 0, d->id, sizeof d->id);
-	text(st, 1, d->reason, sizeof d->reason);
-	d->attempts = sqlite3_column_int(st, 2);
-	d->redrives = sqlite3_column_int(st, 3);
-	d->enqueued_at = sqlite3_column_int64(st, 4);
-	d->died_at = sqlite3_column_int64(st, 5);
-}
-
 int
 risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
@@ -214,7 +195,7 @@ risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
 		sqlite3_bind_int(st, 4, max);
 		k = 0;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			dead_fill(st, &rows[k++]);
+			risk__dead_fill(st, &rows[k++]);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
 			r = risk__dberr(db, rc, err, db->path);

@@ -154,8 +154,9 @@ risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 	    db->path);
 }
 
-static void
-text(sqlite3_stmt *st, int col, char *buf, size_t sz)
+/* A text column into buf, "" for NULL, cut to fit. */
+void
+risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
 
@@ -188,11 +189,11 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct risk_entry *e = &out[*n];
 
-		text(st, 0, e->id, sizeof e->id);
+		risk__column_text(st, 0, e->id, sizeof e->id);
 		e->attempts = sqlite3_column_int(st, 1) + 1;
 		e->redrives = sqlite3_column_int(st, 2);
 		e->enqueued_at = sqlite3_column_int64(st, 3);
-		text(st, 5, e->last_error, sizeof e->last_error);
+		risk__column_text(st, 5, e->last_error, sizeof e->last_error);
 		e->token = (int64_t)(rnd64() >> 1);
 		e->due = now_ms + lease_ms;
 		(*n)++;
@@ -330,11 +331,12 @@ risk_fail(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	return RISK_OK;
 }
 
-static void
-dead_fill(sqlite3_stmt *st, struct risk_dead *d)
+/* A row of id, reason, attempts, redrives, enqueued_at, died_at. */
+void
+risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d)
 {
-	text(st, 0, d->id, sizeof d->id);
-	text(st, 1, d->reason, sizeof d->reason);
+	risk__column_text(st, 0, d->id, sizeof d->id);
+	risk__column_text(st, 1, d->reason, sizeof d->reason);
 	d->attempts = sqlite3_column_int(st, 2);
 	d->redrives = sqlite3_column_int(st, 3);
 	d->enqueued_at = sqlite3_column_int64(st, 4);
@@ -351,7 +353,7 @@ risk_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg, char *err)
 	if ((st = risk__stmt(db, S_DEAD_EACH, sql_dead_each, err)) == NULL)
 		return RISK_EDB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		dead_fill(st, &d);
+		risk__dead_fill(st, &d);
 		if ((r = fn(&d, arg)) != 0) {
 			sqlite3_reset(st);
 			return r;
@@ -374,7 +376,7 @@ risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		dead_fill(st, d);
+		risk__dead_fill(st, d);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return risk_seterr(err, RISK_ENOTFOUND, "%s: not a dead letter",
