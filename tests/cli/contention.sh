@@ -120,7 +120,7 @@ echo "# contention.sh: ${secs} s: $(runs drain) drains, $(runs reader) readers,"
     "short-timeout reader: $(grep -vc '^[01]$' "$T/short.rc") of" \
     "$(wc -l <"$T/short.rc") runs told to retry"
 
-expect "every kind of worker ran" [ "$(runs drain)" -gt 3 ] && [ "$(runs reader)" -gt 10 ] && [ "$(runs writer)" -gt 10 ]
+expect "every kind of worker ran" [ "$(runs drain)" -gt 3 -a "$(runs reader)" -gt 10 -a "$(runs writer)" -gt 10 ]
 locked=$(cat "$T"/st/*.err | grep -ci 'locked')
 expect "no 'database is locked' with the default timeout ($locked)" [ "$locked" = 0 ]
 expect "no other errors either" [ "$(cat "$T"/st/*.err | grep -v 'lease lost' | wc -l)" = 0 ]

@@ -176,7 +176,7 @@ for f in other app text; do
 		expect_err_re "^risk-[a-z]+: $T/$f.db: not a risk database \((it has other tables|application_id 1234|not an SQLite file)\)$"
 	done
 	expect "$f: the file is untouched" [ "$(md5sum <"$T/$f.db")" = "$sum" ]
-	expect "$f: no -wal or -shm left beside it" [ ! -e "$T/$f.db-wal" ] && [ ! -e "$T/$f.db-shm" ]
+	expect "$f: no -wal or -shm left beside it" [ ! -e "$T/$f.db-wal" -a ! -e "$T/$f.db-shm" ]
 done
 
 # --- the folder missing: readers say so and create nothing

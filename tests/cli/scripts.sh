@@ -125,7 +125,7 @@ expect "the metrics job wrote its file" grep -q '^risk_records{state="fresh"} 2$
 
 # ---- the systemd units -------------------------------------------------------
 for u in risk-drain risk-purge risk-stat; do
-	expect "$u.service and .timer exist" [ -f "$UNITS/$u.service" ] && [ -f "$UNITS/$u.timer" ]
+	expect "$u.service and .timer exist" [ -f "$UNITS/$u.service" -a -f "$UNITS/$u.timer" ]
 done
 
 # A unit-file parser for when systemd-analyze cannot run: sections and
