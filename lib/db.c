@@ -314,6 +314,53 @@ exec(struct risk_db *db, const char *sql, char *err, const char *what)
  * Reads the header fields first; writes only to an empty file or one
  * that is already ours.
  */
+/* application_id, user_version and the number of schema objects. */
+static int
+read_header(struct risk_db *db, const char *schema, int *app, int *ver,
+    int *nobj, const char *what, char *err)
+{
+	char sql[128];
+	int r, n;
+
+	n = snprintf(sql, sizeof sql, "PRAGMA %s.application_id", schema);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return risk_seterr(err, RISK_EINVAL, "schema name too long");
+	if ((r = pragma_int(db, sql, app, err, what)) != RISK_OK)
+		return r;
+	snprintf(sql, sizeof sql, "PRAGMA %s.user_version", schema);
+	if ((r = pragma_int(db, sql, ver, err, what)) != RISK_OK)
+		return r;
+	if (nobj == NULL)
+		return RISK_OK;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.sqlite_master",
+	    schema);
+	return pragma_int(db, sql, nobj, err, what);
+}
+
+/* Is a header ours, new, or something else?  RISK_OK for ours or new. */
+static int
+judge(int app, int ver, int nobj, const char *what, char *err)
+{
+	if (app != 0 && app != APP_ID_MAIN)
+		return risk_seterr(err, RISK_EDB,
+		    "%s: not a risk database (application_id %d)", what, app);
+	if (app == 0 && (nobj != 0 || ver != 0))
+		return risk_seterr(err, RISK_EDB,
+		    "%s: not a risk database (it has other tables)", what);
+	if (ver > SCHEMA_VERSION)
+		return risk_seterr(err, RISK_EDB,
+		    "%s: database schema %d is newer than this risk (%d)",
+		    what, ver, SCHEMA_VERSION);
+	return RISK_OK;
+}
+
+/*
+ * Check one schema (main or q) and create it when the file is new.
+ * Reads the header first; writes only to an empty file or one that is
+ * already ours.  Every decision past the fast path is taken on one
+ * snapshot: read one field at a time, a file that another process is
+ * creating this very moment would look half foreign.
+ */
 static int
 prepare_schema(struct risk_db *db, const char *schema, bool withmain,
     bool withqueue, const char *what, char *err)
@@ -321,46 +368,32 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	char sql[2048];
 	int app, ver, nobj, r, n;
 
-	n = snprintf(sql, sizeof sql, "PRAGMA %s.application_id", schema);
-	if (n < 0 || (size_t)n >= sizeof sql)
-		return risk_seterr(err, RISK_EINVAL, "schema name too long");
-	if ((r = pragma_int(db, sql, &app, err, what)) != RISK_OK)
-		return r;
-	snprintf(sql, sizeof sql, "PRAGMA %s.user_version", schema);
-	if ((r = pragma_int(db, sql, &ver, err, what)) != RISK_OK)
+	if ((r = read_header(db, schema, &app, &ver, NULL, what, err)) !=
+	    RISK_OK)
 		return r;
 	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION)
 		return RISK_OK;		/* the fast, common path */
-	if (app != 0 && app != APP_ID_MAIN)
-		return risk_seterr(err, RISK_EDB,
-		    "%s: not a risk database (application_id %d)", what, app);
-	if (app == 0) {
-		snprintf(sql, sizeof sql,
-		    "SELECT count(*) FROM %s.sqlite_master", schema);
-		if ((r = pragma_int(db, sql, &nobj, err, what)) != RISK_OK)
-			return r;
-		if (nobj != 0 || ver != 0)
-			return risk_seterr(err, RISK_EDB,
-			    "%s: not a risk database (it has other tables)",
-			    what);
-	}
-	if (ver > SCHEMA_VERSION)
-		return risk_seterr(err, RISK_EDB,
-		    "%s: database schema %d is newer than this risk (%d)",
-		    what, ver, SCHEMA_VERSION);
-	if (db->readonly)
-		return risk_seterr(err, RISK_ERDONLY,
-		    "%s: database not created yet", what);
+	if ((r = risk_db_begin_read(db, err)) != RISK_OK)
+		return r;
+	r = read_header(db, schema, &app, &ver, &nobj, what, err);
+	risk_db_rollback(db);		/* ends the read snapshot */
+	if (r != RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
+		return r;
+	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION)
+		return RISK_OK;		/* made meanwhile by another process */
+	if (db->readonly)	/* empty, or being made: as if not there */
+		return risk_seterr(err, RISK_ENOTFOUND, "%s: no database yet",
+		    what);
 	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
 	if ((r = exec(db, sql, err, what)) != RISK_OK)
 		return r;
 	if ((r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
-	/* Re-read inside the write lock: another process may have won. */
-	snprintf(sql, sizeof sql, "PRAGMA %s.user_version", schema);
-	if ((r = pragma_int(db, sql, &ver, err, what)) != RISK_OK)
+	/* Again inside the write lock: another process may have won. */
+	if ((r = read_header(db, schema, &app, &ver, &nobj, what, err)) !=
+	    RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
 		goto fail;
-	if (ver == SCHEMA_VERSION) {
+	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION) {
 		risk_db_rollback(db);
 		return RISK_OK;
 	}

@@ -76,6 +76,19 @@ run risk-enqueue --redrive --delay 1m X1
 expect_rc 2
 expect_err_re 'does not go with --redrive'
 
+# a brand-new database opened by many processes at once is made once,
+# and nobody mistakes the half-made file for a foreign one
+: >"$T/race.err"
+for round in 1 2 3 4 5 6 7 8; do
+	for w in 1 2 3 4 5 6; do
+		risk-enqueue --db "$T/race$round.db" "W$w" 2>>"$T/race.err" &
+	done
+	risk-get --db "$T/race$round.db" --no-enqueue W1 >/dev/null 2>>"$T/race.err" &
+	wait
+done
+expect "no process saw a half-made database ($(sort -u "$T/race.err" | head -3))" [ ! -s "$T/race.err" ]
+expect "every writer's ID is there" [ "$(sqlite3 "$T/race8.db" 'select count(*) from queue')" = 6 ]
+
 # bad options
 run risk-enqueue --delay soon X
 expect_rc 2
