@@ -29,7 +29,8 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "version", no_argument, NULL, 'V' }
 
-/* Make sure fds 0-2 are open (cron, CGI), then remember our name. */
+/* Make sure fds 0-2 are open (cron, CGI), remember our name, and keep
+ * getopt quiet (bad options are reported by cmd_optfail). */
 void cmd_init(const char *name);
 /* Handle a common option; false if c is not one of them. */
 bool cmd_common(int c, const char *arg, struct risk_db_opts *o,

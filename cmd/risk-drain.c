@@ -389,7 +389,6 @@ main(int argc, char *argv[])
 	int64_t maxtime = 600000;
 	int c, st;
 
-	opterr = 0;
 	cmd_init("risk-drain");
 	cmd_fetch_init(&fx);
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {

@@ -163,7 +163,6 @@ main(int argc, char *argv[])
 	bool delay = false;
 	int c, r;
 
-	opterr = 0;
 	cmd_init("risk-enqueue");
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))

@@ -196,7 +196,6 @@ main(int argc, char *argv[])
 	bool store = false;
 	int c, r;
 
-	opterr = 0;
 	cmd_init("risk-fetch");
 	cmd_fetch_init(&fx);
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {

@@ -253,7 +253,6 @@ main(int argc, char *argv[])
 	bool listall = false;
 	int c, r;
 
-	opterr = 0;
 	cmd_init("risk-get");
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		return cgi();

@@ -181,7 +181,6 @@ main(int argc, char *argv[])
 	FILE *fp;
 	int c, i, r;
 
-	opterr = 0;
 	cmd_init("risk-load");
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))

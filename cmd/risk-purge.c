@@ -144,7 +144,6 @@ main(int argc, char *argv[])
 	bool dead_mode = false, print = false, json = false, vacuum = false;
 	int c, r, st = RISK_EXIT_OK;
 
-	opterr = 0;
 	cmd_init("risk-purge");
 	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))

@@ -326,7 +326,6 @@ main(int argc, char *argv[])
 	    sinceset = false;
 	int c, r, st = RISK_EXIT_OK;
 
-	opterr = 0;
 	cmd_init("risk-stat");
 	while ((c = getopt_long(argc, argv, ":fho:qVv", longopts, NULL)) !=
 	    -1) {

@@ -29,6 +29,7 @@ cmd_init(const char *name)
 	if (fd > 2)
 		close(fd);
 	progname = name;
+	opterr = 0;	/* cmd_optfail() says it, in the house form */
 }
 
 static void

@@ -445,7 +445,6 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 {
 	struct risk_db *db;
 	struct risk_db_opts qo;
-	char sql[PATH_MAX + 64];
 	sqlite3_stmt *st;
 	int r, rc, flags, persist;
 
@@ -510,7 +509,6 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 		 * file but not create files in its folder (risk.7). */
 		sqlite3_file_control(db->h, "q", SQLITE_FCNTL_PERSIST_WAL,
 		    &persist);
-		(void)sql;
 		if ((r = prepare_schema(db, "main", true, false, db->path,
 		    err)) != RISK_OK)
 			goto fail;

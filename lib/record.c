@@ -35,11 +35,8 @@ static const char sql_each[] =
 static void
 fill(sqlite3_stmt *st, int col, struct risk_record *rec)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	rec->found = s != NULL;
-	snprintf(rec->status, sizeof rec->status, "%s",
-	    s != NULL ? (const char *)s : "");
+	rec->found = sqlite3_column_type(st, col) != SQLITE_NULL;
+	risk__column_text(st, col, rec->status, sizeof rec->status);
 	rec->changed_at = sqlite3_column_int64(st, col + 1);
 	rec->fetched_at = sqlite3_column_int64(st, col + 2);
 }
@@ -101,15 +98,12 @@ risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg, char *err)
 {
 	struct risk_record rec;
 	sqlite3_stmt *st;
-	const unsigned char *id;
 	int rc, r;
 
 	if ((st = risk__stmt(db, S_RECORD_EACH, sql_each, err)) == NULL)
 		return RISK_EDB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = sqlite3_column_text(st, 0);
-		snprintf(rec.id, sizeof rec.id, "%s",
-		    id != NULL ? (const char *)id : "");
+		risk__column_text(st, 0, rec.id, sizeof rec.id);
 		fill(st, 1, &rec);
 		if ((r = fn(&rec, arg)) != 0) {
 			sqlite3_reset(st);
