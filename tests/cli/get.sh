@@ -118,6 +118,17 @@ yes C1 | head -n 20000 >"$T/many"
 (risk-get --no-enqueue <"$T/many" | head -n 1 >/dev/null) 2>"$T/err"
 expect_err_empty
 
+# --- what risk-get loads: no libcurl ever, libjq only for a filter
+expect "risk-get does not link libcurl" not grep -q libcurl <<<"$(ldd "$BIN/risk-get")"
+expect "risk-get does not link libjq" not grep -q libjq <<<"$(ldd "$BIN/risk-get")"
+
+# --- an empty file (another process is making it) reads as no cache yet
+: >"$T/empty.db"
+run risk-get --db "$T/empty.db" --no-enqueue E1
+expect_rc 1
+expect_out '{"id":"E1","error":"not_cached","queued":false}'
+expect_err_empty
+
 # --- stages and the default path
 run env -u RISK_DB risk-get --stage dev X1
 expect_rc 1

@@ -179,4 +179,10 @@ run env RISK_LOCK_TIMEOUT=300ms risk-purge --dry-run --older-than 0
 expect_rc 0
 sleep 2
 
+# a dry run never makes a database, nor its folder
+run risk-purge --dry-run --db "$T/none/risk.db"
+expect_rc 2
+expect_err_re 'no database yet'
+expect "no folder made" [ ! -e "$T/none" ]
+
 finish

@@ -104,6 +104,11 @@ test_time(void **state)
 	(void)state;
 	risk_time_format(0, buf);
 	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	/* far outside 0000-9999: clamped, and no overflow on the way */
+	risk_time_format(INT64_MIN, buf);
+	assert_string_equal(buf, "0000-01-01T00:00:00Z");
+	risk_time_format(INT64_MAX, buf);
+	assert_string_equal(buf, "9999-12-31T23:59:59Z");
 	risk_time_format(1735948800, buf);
 	assert_string_equal(buf, "2025-01-04T00:00:00Z");
 	risk_time_format(951782400 + 86399, buf);	/* leap day */
