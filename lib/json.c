@@ -652,22 +652,6 @@ risk_map_apply(struct risk_map *m, const char *body, size_t len,
 	return map_value(m->filter, in, rec, err);
 }
 
-int
-risk_json_compact(const char *body, size_t len, FILE *fp, char *err)
-{
-	jv v;
-	int r;
-
-	if ((r = jq_load(err)) != RISK_OK)
-		return r;
-	if ((r = parse(body, len, &v, err)) != RISK_OK)
-		return r;
-	jv_dumpf(v, fp, 0);
-	putc_unlocked('\n', fp);
-	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
-	    RISK_OK;
-}
-
 /* ---- lines of a dump (risk-load) ------------------------------------ */
 /*
  * A dump line is parsed once: the ID comes out of the object, then the

@@ -430,7 +430,6 @@ struct risk_view {
 	int64_t now_ms;
 	int64_t max_age_ms;		/* freshness window for this record */
 	bool queued;			/* a fetch is queued (miss, stale) */
-	bool show_queued;		/* print "queued" on a record too */
 };
 /* One output line for a cached record, a not_found entry or a miss. */
 int risk_print_view(struct risk_printer *p, const struct risk_view *v,
@@ -453,8 +452,6 @@ int risk_map_new(struct risk_map **m, const char *prog, char *err);
 int risk_map_apply(struct risk_map *m, const char *body, size_t len,
     struct risk_record *rec, char *err);
 void risk_map_free(struct risk_map *m);
-/* The body as one compact JSON line, or RISK_EJQ if it is not JSON. */
-int risk_json_compact(const char *body, size_t len, FILE *fp, char *err);
 
 /* ---- cgi.c: one HTTP request, as CGI hands it over ------------------ */
 
