@@ -10,6 +10,13 @@
 #   expect_rc N            expect_out TEXT        expect_out_re ERE
 #   expect_err_re ERE      expect_err_empty       expect_out_empty
 #   expect NAME CMD...     any shell test (e.g. expect "x" [ -f f ])
+#   skip WHAT              a block not run (a missing dependency); a
+#                          failure instead under CI=true
+#   need CMD...            true if every CMD is installed, else skip
+#
+# Every expect* returns 0 when it passed and 1 when it recorded a
+# failure, so `expect A ... || expect B ...` reads as it runs: prefer
+# one assertion with the whole condition (expect "x" test1 -o ...).
 
 set -u
 export LC_ALL=C
@@ -20,11 +27,14 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/risk-test.XXXXXX")
 CLEANUP=""
 trap 'eval "$CLEANUP"; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
+# Nothing from the caller's environment steers the programs: every
+# RISK_* variable goes (credentials file, queue, lock timeout, ...).
+unset $(compgen -e | grep '^RISK_') XDG_STATE_HOME
 export RISK_DB=$T/risk.db
 export HOME=$T/home
-unset RISK_QUEUE RISK_STAGE RISK_SOURCE_URL XDG_STATE_HOME RISK_LOCK_TIMEOUT
 PASS=0
 FAIL=0
+SKIP=0
 NAME=${0##*/}
 rc=0
 
@@ -45,8 +55,30 @@ fail() {
 	echo "not ok - $NAME: $1"
 	echo "#   command: ${LAST:-}"
 	echo "#   exit: $rc"
-	sed 's/^/#   out: /' "$T/out" | head -n 10
-	sed 's/^/#   err: /' "$T/err" | head -n 10
+	sed 's/^/#   out: /' "$T/out" 2>/dev/null | head -n 10
+	sed 's/^/#   err: /' "$T/err" 2>/dev/null | head -n 10
+	return 1
+}
+
+# A block that cannot run here.  Counted, and under CI=true (where
+# scripts/install-deps put everything in place) a failure.
+skip() {
+	if [ "${CI:-}" = true ]; then
+		LAST="(skipped block)"; rc=0
+		fail "CI=true: dependency missing: $1"
+		return
+	fi
+	SKIP=$((SKIP + 1))
+	echo "# $NAME: skipped: $1"
+}
+need() {
+	local c missing=""
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+	done
+	[ -z "$missing" ] && return 0
+	skip "not installed:$missing"
+	return 1
 }
 
 expect_rc() {
@@ -99,8 +131,8 @@ as_nobody() {
 }
 
 finish() {
-	echo "# $NAME: $PASS passed, $FAIL failed"
-	[ -z "${RESULTS:-}" ] || echo "$PASS $FAIL" >>"$RESULTS"
+	echo "# $NAME: $PASS passed, $FAIL failed, $SKIP skipped"
+	[ -z "${RESULTS:-}" ] || echo "$PASS $FAIL $SKIP" >>"$RESULTS"
 	[ "$FAIL" -eq 0 ]
 }
 

@@ -59,7 +59,7 @@ expect_rc 2
 expect_err_re "^risk-enqueue: .*(disk full|No space left on device)"
 expect "the fault was hit" hits
 n=$(q "select count(*) from queue where id like 'N%'")
-expect "disk full mid-batch: all or nothing ($n of 3000)" [ "$n" = 0 ] || [ "$n" = 3000 ]
+expect "disk full mid-batch: all or nothing ($n of 3000)" [ "$n" = 0 -o "$n" = 3000 ]
 dump >"$T/after"
 expect "disk full mid-batch: what was there is unchanged" cmp -s "$T/before" "$T/after"
 
@@ -141,7 +141,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	export RISK_DB=$T/risk.db
 	chmod 700 "$T"
 else
-	echo "# faults.sh: not root: read-only cases need another user; skipped"
+	skip "read-only cases: not root, cannot become another user"
 fi
 
 # --- a truncated database file: refused, and left as it was
