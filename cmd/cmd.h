@@ -13,6 +13,25 @@
 extern const char *progname;
 extern int verbose;		/* -1 with -q, 0 by default, 1+ with -v */
 
+/*
+ * One table per program, one row per option: getopt's long options and
+ * optstring, the lines of --help and the bash completion (made from
+ * --help by scripts/risk-completion) all come from it, so none of them
+ * can drift from what the program parses.  tests/cli/man.sh checks that
+ * every row is in the man page too.
+ *
+ * arg names the value in --help; NULL for a switch.  The completion
+ * offers files for PATH and FILE, and the words of a list "a|b|c".
+ * def is the default as a user would write it, or NULL.
+ */
+struct cmd_option {
+	const char *name;	/* long name, or NULL for a letter only */
+	int val;		/* the letter, or an OPT_ value above 255 */
+	const char *arg;	/* "DUR", "PATH", "high|normal|low"; or NULL */
+	const char *def;	/* "1h"; or NULL */
+	const char *help;	/* what it does, a few words */
+};
+
 /* Options every program takes; values above any short option. */
 enum {
 	OPT_DB = 1000,
@@ -20,14 +39,23 @@ enum {
 	OPT_STAGE,
 	OPT_COMMON_END
 };
-#define COMMON_LONGOPTS \
-	{ "db", required_argument, NULL, OPT_DB }, \
-	{ "queue", required_argument, NULL, OPT_QUEUE }, \
-	{ "stage", required_argument, NULL, OPT_STAGE }, \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ "quiet", no_argument, NULL, 'q' }, \
-	{ "verbose", no_argument, NULL, 'v' }, \
-	{ "version", no_argument, NULL, 'V' }
+#define COMMON_OPTIONS \
+	{ "db", OPT_DB, "PATH", "$RISK_DB or per user", \
+	    "database file" }, \
+	{ "help", 'h', NULL, NULL, "print this help and exit" }, \
+	{ "queue", OPT_QUEUE, "PATH", "$RISK_QUEUE", \
+	    "queue in a file of its own" }, \
+	{ "quiet", 'q', NULL, NULL, "silence warnings (never errors)" }, \
+	{ "stage", OPT_STAGE, "NAME", "$RISK_STAGE", \
+	    "database per environment" }, \
+	{ "verbose", 'v', NULL, NULL, "say more" }, \
+	{ "version", 'V', NULL, NULL, "print the version and exit" }
+
+/* getopt_long over the program's table (ended by a row of zeros), with
+ * the optstring made from it; remembers the table for --help. */
+int cmd_getopt(int argc, char *argv[], const struct cmd_option *opts);
+/* The --help text after usage(): a line per option, the manual's name. */
+void cmd_help(FILE *fp);
 
 /* Make sure fds 0-2 are open (cron, CGI), remember our name, and keep
  * getopt quiet (bad options are reported by cmd_optfail). */
@@ -81,15 +109,22 @@ enum {
 	OPT_TIMEOUT,
 	OPT_FETCH_END
 };
-#define FETCH_LONGOPTS \
-	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY }, \
-	{ "credentials", required_argument, NULL, OPT_CREDENTIALS }, \
-	{ "map", required_argument, NULL, OPT_MAP }, \
-	{ "map-file", required_argument, NULL, OPT_MAP_FILE }, \
-	{ "map-timeout", required_argument, NULL, OPT_MAP_TIMEOUT }, \
-	{ "max-body", required_argument, NULL, OPT_MAX_BODY }, \
-	{ "source", required_argument, NULL, OPT_SOURCE }, \
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT }
+#define FETCH_OPTIONS \
+	{ "concurrency", OPT_CONCURRENCY, "N", "4", \
+	    "requests in flight (1 to 256)" }, \
+	{ "credentials", OPT_CREDENTIALS, "FILE", "$RISK_CREDENTIALS_FILE", \
+	    "credentials file" }, \
+	{ "map", OPT_MAP, "FILTER", "built in", \
+	    "jq filter from body to record" }, \
+	{ "map-file", OPT_MAP_FILE, "PATH", NULL, \
+	    "the same, read from a file" }, \
+	{ "map-timeout", OPT_MAP_TIMEOUT, "DUR", "2s", \
+	    "how long a user mapping may take" }, \
+	{ "max-body", OPT_MAX_BODY, "BYTES", "1048576", \
+	    "the cap on a body" }, \
+	{ "source", OPT_SOURCE, "URL", "$RISK_SOURCE_URL", \
+	    "URL template with {id}" }, \
+	{ "timeout", OPT_TIMEOUT, "DUR", "5s", "one request's limit" }
 
 struct cmd_fetch {
 	struct risk_fetch_opts fo;	/* timeout 5 s, concurrency 4 */

@@ -27,15 +27,18 @@
 enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_LEASE,
 	OPT_MAX_ATTEMPTS, OPT_MAX_TIME };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	FETCH_LONGOPTS,
-	{ "backoff", required_argument, NULL, OPT_BACKOFF },
-	{ "breaker", required_argument, NULL, OPT_BREAKER },
-	{ "lease", required_argument, NULL, OPT_LEASE },
-	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
-	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	FETCH_OPTIONS,
+	{ "backoff", OPT_BACKOFF, "DUR", "30s", "base of the exponential retry delay" },
+	{ "breaker", OPT_BREAKER, "N", "5",
+	    "stop after N down in a row (0: never)" },
+	{ "lease", OPT_LEASE, "DUR", "2 x timeout + 10s",
+	    "claims hidden this long" },
+	{ "max-attempts", OPT_MAX_ATTEMPTS, "N", "5",
+	    "attempts before dead-lettering" },
+	{ "max-time", OPT_MAX_TIME, "DUR", "10m", "time budget of the run" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 /* A finished request waiting to be settled in the next transaction. */
@@ -391,7 +394,7 @@ main(int argc, char *argv[])
 
 	cmd_init("risk-drain");
 	cmd_fetch_init(&fx);
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage) ||
 		    cmd_fetch_opt(c, optarg, &fx, usage))
 			continue;

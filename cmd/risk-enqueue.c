@@ -17,12 +17,14 @@
 
 enum { OPT_DELAY = OPT_COMMON_END, OPT_MAX_REDRIVES, OPT_REDRIVE };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "delay", required_argument, NULL, OPT_DELAY },
-	{ "max-redrives", required_argument, NULL, OPT_MAX_REDRIVES },
-	{ "redrive", no_argument, NULL, OPT_REDRIVE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "delay", OPT_DELAY, "DUR", "0", "due this long from now" },
+	{ "max-redrives", OPT_MAX_REDRIVES, "N", "3",
+	    "refuse letters redriven N times" },
+	{ "redrive", OPT_REDRIVE, NULL, NULL,
+	    "move dead letters (all, or IDs) back to the queue" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 struct enq {
@@ -164,7 +166,7 @@ main(int argc, char *argv[])
 	int c, r;
 
 	cmd_init("risk-enqueue");
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

@@ -16,13 +16,13 @@
 
 enum { OPT_JQ = OPT_FETCH_END, OPT_RAW, OPT_STORE };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	FETCH_LONGOPTS,
-	{ "jq", required_argument, NULL, OPT_JQ },
-	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "store", no_argument, NULL, OPT_STORE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	FETCH_OPTIONS,
+	{ "jq", OPT_JQ, "FILTER", NULL, "apply a jq filter to each output object" },
+	{ "raw", OPT_RAW, NULL, NULL, "print each body as received" },
+	{ "store", OPT_STORE, NULL, NULL, "also write the answers into the cache" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 #define WINDOW_PER_SLOT 8
@@ -198,7 +198,7 @@ main(int argc, char *argv[])
 
 	cmd_init("risk-fetch");
 	cmd_fetch_init(&fx);
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage) ||
 		    cmd_fetch_opt(c, optarg, &fx, usage))
 			continue;

@@ -22,14 +22,16 @@
 enum { OPT_ALL = OPT_COMMON_END, OPT_JQ, OPT_MAX_AGE, OPT_NF_MAX_AGE,
 	OPT_NO_ENQUEUE };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "jq", required_argument, NULL, OPT_JQ },
-	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
-	{ "no-enqueue", no_argument, NULL, OPT_NO_ENQUEUE },
-	{ "not-found-max-age", required_argument, NULL, OPT_NF_MAX_AGE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "all", OPT_ALL, NULL, NULL, "print every cached record, in ID order" },
+	{ "jq", OPT_JQ, "FILTER", NULL, "apply a jq filter to each output object" },
+	{ "max-age", OPT_MAX_AGE, "DUR", "1h", "freshness window for records" },
+	{ "no-enqueue", OPT_NO_ENQUEUE, NULL, NULL,
+	    "never touch the queue (read-only use)" },
+	{ "not-found-max-age", OPT_NF_MAX_AGE, "DUR", "15m",
+	    "freshness of not_found answers" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 struct get {
@@ -256,7 +258,7 @@ main(int argc, char *argv[])
 	cmd_init("risk-get");
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		return cgi();
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

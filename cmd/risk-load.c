@@ -30,14 +30,16 @@
 /* OPT_MAP and OPT_MAP_FILE are the fetching programs' (cmd.h) */
 enum { OPT_BATCH = OPT_COMMON_END, OPT_FETCHED_AT, OPT_ID_KEY };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "fetched-at", required_argument, NULL, OPT_FETCHED_AT },
-	{ "id-key", required_argument, NULL, OPT_ID_KEY },
-	{ "map", required_argument, NULL, OPT_MAP },
-	{ "map-file", required_argument, NULL, OPT_MAP_FILE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "batch", OPT_BATCH, "N", "10000", "lines per write transaction" },
+	{ "fetched-at", OPT_FETCHED_AT, "TIME", "now",
+	    "fetch time of every record" },
+	{ "id-key", OPT_ID_KEY, "KEY", "id", "the member holding the company ID" },
+	{ "map", OPT_MAP, "FILTER", "built in",
+	    "jq filter from object to record" },
+	{ "map-file", OPT_MAP_FILE, "PATH", NULL, "the same, read from a file" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 struct load {
@@ -182,7 +184,7 @@ main(int argc, char *argv[])
 	int c, i, r;
 
 	cmd_init("risk-load");
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

@@ -27,17 +27,20 @@
 enum { OPT_BATCH = OPT_COMMON_END, OPT_DEAD, OPT_DRY_RUN, OPT_JSON,
 	OPT_LOG_OLDER_THAN, OPT_OLDER_THAN, OPT_PRINT, OPT_VACUUM };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "dead", no_argument, NULL, OPT_DEAD },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "log-older-than", required_argument, NULL, OPT_LOG_OLDER_THAN },
-	{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
-	{ "print", no_argument, NULL, OPT_PRINT },
-	{ "vacuum", no_argument, NULL, OPT_VACUUM },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "batch", OPT_BATCH, "N", "1000", "rows per transaction" },
+	{ "dead", OPT_DEAD, NULL, NULL, "remove dead letters instead of records" },
+	{ "dry-run", OPT_DRY_RUN, NULL, NULL, "list what would go, change nothing" },
+	{ "json", OPT_JSON, NULL, NULL, "print each row removed as JSON" },
+	{ "log-older-than", OPT_LOG_OLDER_THAN, "DUR", "7d",
+	    "trim fetch-log rows older than this" },
+	{ "older-than", OPT_OLDER_THAN, "DUR", "30d, dead 14d",
+	    "remove what is older than this" },
+	{ "print", OPT_PRINT, NULL, NULL, "print the IDs removed, one per line" },
+	{ "vacuum", OPT_VACUUM, NULL, NULL,
+	    "give the free space back to the file system" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 enum form { NONE, IDS, LIST, JSON };
@@ -145,7 +148,7 @@ main(int argc, char *argv[])
 	int c, r, st = RISK_EXIT_OK;
 
 	cmd_init("risk-purge");
-	while ((c = getopt_long(argc, argv, ":hqVv", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

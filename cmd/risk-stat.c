@@ -31,19 +31,22 @@
 enum { OPT_DEAD = OPT_COMMON_END, OPT_ID, OPT_JSON, OPT_LOG,
 	OPT_MAX_AGE, OPT_NF_MAX_AGE, OPT_PROMETHEUS, OPT_SINCE };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "dead", no_argument, NULL, OPT_DEAD },
-	{ "follow", no_argument, NULL, 'f' },
-	{ "id", required_argument, NULL, OPT_ID },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "log", no_argument, NULL, OPT_LOG },
-	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
-	{ "not-found-max-age", required_argument, NULL, OPT_NF_MAX_AGE },
-	{ "output", required_argument, NULL, 'o' },
-	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
-	{ "since", required_argument, NULL, OPT_SINCE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "dead", OPT_DEAD, NULL, NULL, "list the dead letters" },
+	{ "follow", 'f', NULL, NULL, "with --log, keep printing new rows" },
+	{ "id", OPT_ID, "ID", NULL, "with --log, only this company" },
+	{ "json", OPT_JSON, NULL, NULL, "JSON instead of text" },
+	{ "log", OPT_LOG, NULL, NULL, "print the fetch log" },
+	{ "max-age", OPT_MAX_AGE, "DUR", "1h", "freshness window for records" },
+	{ "not-found-max-age", OPT_NF_MAX_AGE, "DUR", "15m",
+	    "freshness of not_found answers" },
+	{ "output", 'o', "FILE", "stdout",
+	    "write to FILE atomically" },
+	{ "prometheus", OPT_PROMETHEUS, NULL, NULL,
+	    "the figures as Prometheus text" },
+	{ "since", OPT_SINCE, "DUR", "1h", "with --log, how far back to start" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 static void
@@ -327,8 +330,7 @@ main(int argc, char *argv[])
 	int c, r, st = RISK_EXIT_OK;
 
 	cmd_init("risk-stat");
-	while ((c = getopt_long(argc, argv, ":fho:qVv", longopts, NULL)) !=
-	    -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

@@ -102,6 +102,77 @@ cmd_badopt(void (*usage)(FILE *), const char *fmt, ...)
 	exit(RISK_EXIT_ERROR);
 }
 
+#define MAX_OPTIONS 64
+
+static const struct cmd_option *optab;	/* the table cmd_getopt was given */
+
+int
+cmd_getopt(int argc, char *argv[], const struct cmd_option *opts)
+{
+	static struct option lo[MAX_OPTIONS + 1];
+	static char shorts[2 * MAX_OPTIONS + 2];
+	size_t i, k = 0, n = 0;
+
+	if (optab != opts) {
+		shorts[k++] = ':';	/* cmd_optfail() reports, not getopt */
+		for (i = 0; opts[i].name != NULL || opts[i].val != 0; i++) {
+			if (i == MAX_OPTIONS)
+				cmd_die(RISK_EXIT_ERROR, "more than %d options: "
+				    "raise MAX_OPTIONS in cmd/util.c",
+				    MAX_OPTIONS);
+			if (opts[i].val > 0 && opts[i].val < 256) {
+				shorts[k++] = (char)opts[i].val;
+				if (opts[i].arg != NULL)
+					shorts[k++] = ':';
+			}
+			if (opts[i].name != NULL)
+				lo[n++] = (struct option){ opts[i].name,
+				    opts[i].arg != NULL ? required_argument :
+				    no_argument, NULL, opts[i].val };
+		}
+		shorts[k] = '\0';
+		lo[n] = (struct option){ NULL, 0, NULL, 0 };
+		optab = opts;
+	}
+	return getopt_long(argc, argv, shorts, lo, NULL);
+}
+
+void
+cmd_help(FILE *fp)
+{
+	const struct cmd_option *o;
+	char left[64];
+	bool dur = false;
+	int n;
+
+	if (optab == NULL)
+		return;
+	fputc('\n', fp);
+	for (o = optab; o->name != NULL || o->val != 0; o++) {
+		if (o->val > 0 && o->val < 256 && o->name != NULL)
+			n = snprintf(left, sizeof left, "-%c, --%s", o->val,
+			    o->name);
+		else if (o->val > 0 && o->val < 256)
+			n = snprintf(left, sizeof left, "-%c", o->val);
+		else
+			n = snprintf(left, sizeof left, "    --%s", o->name);
+		if (n >= 0 && (size_t)n < sizeof left && o->arg != NULL)
+			snprintf(left + n, sizeof left - (size_t)n, " %s",
+			    o->arg);
+		if (o->arg != NULL && strcmp(o->arg, "DUR") == 0)
+			dur = true;
+		fprintf(fp, "  %-27s %s", left, o->help);
+		if (o->def != NULL)
+			fprintf(fp, " (default %s)", o->def);
+		fputc('\n', fp);
+	}
+	if (dur)
+		fprintf(fp, "\nDUR is seconds or has a suffix: 90, 90s, 15m, "
+		    "1h, 7d.\n");
+	fprintf(fp, "\nThe manual: man %s; the toolkit: man 7 risk.\n",
+	    progname);
+}
+
 bool
 cmd_common(int c, const char *arg, struct risk_db_opts *o,
     void (*usage)(FILE *))
@@ -120,6 +191,7 @@ cmd_common(int c, const char *arg, struct risk_db_opts *o,
 		cmd_version();
 	case 'h':
 		usage(stdout);
+		cmd_help(stdout);
 		exit(cmd_fshut(RISK_EXIT_OK));
 	case 'q':
 		verbose = -1;

@@ -3,61 +3,48 @@
 # with the code (like curl's test1139).
 #
 # For every program cmd/risk-X.c there must be a man/risk-X.1 that names
-# every option the program parses: each long option of its longopts[]
-# table (the *_LONGOPTS macros expanded from cmd/cmd.h) as "Fl -name", and each
-# letter of its getopt optstring as "Fl x", in the mdoc source.  Grouped
-# letters ("Fl hqVv" in a SYNOPSIS) do not count: each option needs an
-# entry of its own.  risk.7 must .Xr every program.
+# every option the program parses: each row of its options[] table (the
+# *_OPTIONS macros expanded from cmd/cmd.h), a long name as "Fl -name" and
+# a letter as "Fl x", in the mdoc source.  Grouped letters ("Fl hqVv" in
+# a SYNOPSIS) do not count: each option needs an entry of its own.  The
+# same options must be in the program's --help (bin/risk-X --help), each
+# at the start of a line of its own.  risk.7 must .Xr every program.
 #
-# The checks read source files only, never the built binaries.
+# The table is what getopt parses (cmd_getopt in cmd/util.c makes the
+# long options and the optstring from it), so reading the table is
+# reading the parser.
 # MAN_ROOT=DIR checks a copy of the tree instead (used to test this test).
 
 . "$(dirname "$0")/../lib.sh"
 SRC=${MAN_ROOT:-$ROOT}
 
-# Long option names of a longopts[] table, one per line.
-longopts() {
+# The options of the rows of a table, one per line: "-x" for a letter,
+# "--name" for a long name; "@NAME_OPTIONS" for a macro row.
+rows() {
 	awk '
-	/longopts\[\][[:space:]]*=/ { on = 1 }
-	on && match($0, /[A-Z_]+_LONGOPTS/) {
-		print "@" substr($0, RSTART, RLENGTH)
-	}
-	on {
-		s = $0
-		while (match(s, /\{[[:space:]]*"[^"]+"/)) {
+	function row(s,    t, name, val) {
+		while (match(s, /\{[[:space:]]*(NULL|"[^"]+")[[:space:]]*,[[:space:]]*('"'"'.'"'"'|[A-Za-z_0-9]+)/)) {
 			t = substr(s, RSTART, RLENGTH)
-			sub(/^\{[[:space:]]*"/, "", t); sub(/"$/, "", t)
-			print t
 			s = substr(s, RSTART + RLENGTH)
+			sub(/^\{[[:space:]]*/, "", t)
+			name = t; sub(/[[:space:]]*,.*/, "", name)
+			val = t; sub(/.*,[[:space:]]*/, "", val)
+			if (name != "NULL") { gsub(/"/, "", name); print "--" name }
+			if (val ~ /^'"'"'.'"'"'$/) print "-" substr(val, 2, 1)
 		}
 	}
-	on && /\};/ { exit }
-	' "$1"
-}
-
-# The long options of a NAME_LONGOPTS macro in cmd/cmd.h.
-macro_longopts() {
-	awk -v name="$1" '
-	$1 == "#define" && $2 == name { on = 1 }
-	on {
-		s = $0
-		while (match(s, /\{[[:space:]]*"[^"]+"/)) {
-			t = substr(s, RSTART, RLENGTH)
-			sub(/^\{[[:space:]]*"/, "", t); sub(/"$/, "", t)
-			print t
-			s = substr(s, RSTART + RLENGTH)
-		}
-		if ($0 !~ /\\[[:space:]]*$/) exit
+	$0 ~ start { on = 1 }
+	on && !macro && match($0, /[A-Z_]+_OPTIONS[[:space:]]*,/) {
+		m = substr($0, RSTART, RLENGTH); sub(/[[:space:]]*,$/, "", m)
+		print "@" m
 	}
-	' "$SRC/cmd/cmd.h"
+	on { row($0) }
+	on && (macro ? $0 !~ /\\[[:space:]]*$/ : /\};/) { exit }
+	' macro="$2" start="$3" "$1"
 }
-
-# The letters of the optstring given to getopt_long / getopt.
-shortopts() {
-	tr '\n' ' ' <"$1" |
-	    grep -Eo 'getopt(_long)?[[:space:]]*\([^"]*"[^"]*"' | head -n 1 |
-	    sed 's/.*"\([^"]*\)"$/\1/' | tr -d ':+-' | fold -w 1
-}
+longopts() { rows "$1" "" 'options\[\][[:space:]]*='; }
+# The options of a NAME_OPTIONS macro in cmd/cmd.h.
+macro_opts() { rows "$SRC/cmd/cmd.h" 1 "^#define $1[[:space:]]"; }
 
 have_fl() {	# page option: "Fl -name" or "Fl x", not a prefix of more
 	grep -Eq -- "(^\.|[[:space:]])Fl $2([^A-Za-z0-9_-]|\$)" "$1"
@@ -94,32 +81,47 @@ for src in "$SRC"/cmd/risk-*.c; do
 		fail "$prog has a man page"
 		continue
 	fi
-	longs=$(longopts "$src")
-	shorts=$(shortopts "$src")
-	if [ -z "$longs" ] || [ -z "$shorts" ]; then
-		echo "cannot find the longopts[] table or the optstring in" \
-		    "cmd/$prog.c" >"$T/err"
+	opts=$(for o in $(longopts "$src"); do
+		case $o in
+		@*) macro_opts "${o#@}" ;;
+		*) echo "$o" ;;
+		esac
+	done)
+	if [ -z "$opts" ]; then
+		echo "cannot find the options[] table in cmd/$prog.c" >"$T/err"
 		fail "$prog: options found in the source"
 		continue
 	fi
 	missing=
-	for o in $longs; do
-		if [ "${o#@}" != "$o" ]; then
-			for c in $(macro_longopts "${o#@}"); do
-				have_fl "$page" "-$c" || missing="$missing --$c"
-			done
-		else
-			have_fl "$page" "-$o" || missing="$missing --$o"
-		fi
-	done
-	for o in $shorts; do
-		have_fl "$page" "$o" || missing="$missing -$o"
+	for o in $opts; do
+		have_fl "$page" "${o#-}" || missing="$missing $o"
 	done
 	if [ -z "$missing" ]; then
 		pass "every option of $prog is in its page"
 	else
 		echo "man/$prog.1 lacks:$missing" >"$T/err"
 		fail "$prog: options missing from man/$prog.1"
+	fi
+
+	# ... and in its --help, one line each, with the page named
+	LAST="$prog --help"
+	if [ ! -x "$SRC/bin/$prog" ]; then
+		echo "bin/$prog not built" >"$T/err"
+		fail "$prog --help: the program is built"
+		continue
+	fi
+	run "$SRC/bin/$prog" --help
+	missing=
+	for o in $opts; do
+		grep -Eq -- "^  (-[A-Za-z], )?[[:space:]]*$o([ ,]|\$)" "$T/out" ||
+		    missing="$missing $o"
+	done
+	grep -q "man $prog" "$T/out" || missing="$missing (the manual's name)"
+	if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then
+		pass "every option of $prog is in its --help"
+	else
+		echo "$prog --help lacks:$missing" >>"$T/err"
+		fail "$prog: options missing from --help"
 	fi
 done
 
