@@ -4,6 +4,8 @@
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+# where bash-completion looks for a command's completion
+COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -53,7 +55,11 @@ CMD_OBJ  := cmd/util.o
 # costs every process about 5 ms to load.
 FETCH_PROGS := bin/risk-fetch bin/risk-drain
 
-all: $(PROGS)
+all: $(PROGS) bin/risk.bash
+
+# Made from each program's --help, itself made from the table getopt reads.
+bin/risk.bash: $(PROGS) scripts/risk-completion
+	scripts/risk-completion $(PROGS) >$@.tmp && mv $@.tmp $@
 
 lib/librisk.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -99,6 +105,9 @@ install: all
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(COMPDIR)
+	install -m 644 bin/risk.bash $(DESTDIR)$(COMPDIR)/risk
+	for p in $(notdir $(PROGS)); do ln -sf risk $(DESTDIR)$(COMPDIR)/$$p; done
 
 clean:
 	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin fuzz/build

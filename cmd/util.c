@@ -161,7 +161,7 @@ cmd_help(FILE *fp)
 			    o->arg);
 		if (o->arg != NULL && strcmp(o->arg, "DUR") == 0)
 			dur = true;
-		fprintf(fp, "  %-27s %s", left, o->help);
+		fprintf(fp, "  %-26s  %s", left, o->help);
 		if (o->def != NULL)
 			fprintf(fp, " (default %s)", o->def);
 		fputc('\n', fp);

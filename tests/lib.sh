@@ -159,3 +159,43 @@ standin_get() { curl -s "http://127.0.0.1:$PORT$1"; }
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# The options of the rows of a C table, one per line: "-x" for a letter,
+# "--name" for a long name, "@NAME_OPTIONS" for a macro row.  start is
+# an ERE for the table's first line; macro=1 for a #define.
+table_rows() {
+	awk '
+	function row(s,    t, name, val) {
+		while (match(s, /\{[[:space:]]*(NULL|"[^"]+")[[:space:]]*,[[:space:]]*('"'"'.'"'"'|[A-Za-z_0-9]+)/)) {
+			t = substr(s, RSTART, RLENGTH)
+			s = substr(s, RSTART + RLENGTH)
+			sub(/^\{[[:space:]]*/, "", t)
+			name = t; sub(/[[:space:]]*,.*/, "", name)
+			val = t; sub(/.*,[[:space:]]*/, "", val)
+			if (name != "NULL") { gsub(/"/, "", name); print "--" name }
+			if (val ~ /^'"'"'.'"'"'$/) print "-" substr(val, 2, 1)
+		}
+	}
+	$0 ~ start { on = 1 }
+	on && !macro && match($0, /[A-Z_]+_OPTIONS[[:space:]]*,/) {
+		m = substr($0, RSTART, RLENGTH); sub(/[[:space:]]*,$/, "", m)
+		print "@" m
+	}
+	on { row($0) }
+	on && (macro ? $0 !~ /\\[[:space:]]*$/ : /\};/) { exit }
+	' macro="$2" start="$3" "$1"
+}
+
+# prog_options PROG [DIR]: the options PROG parses, one per line, read
+# from the options[] table of DIR/cmd/PROG.c (the table cmd_getopt
+# hands to getopt) with the *_OPTIONS macros of cmd/cmd.h expanded.
+prog_options() {
+	local o src=${2:-$ROOT}
+	for o in $(table_rows "$src/cmd/$1.c" "" 'options\[\][[:space:]]*='); do
+		case $o in
+		@*) table_rows "$src/cmd/cmd.h" 1 "^#define ${o#@}[[:space:]]" ;;
+		*) echo "$o" ;;
+		esac
+	done
+}
+

@@ -18,34 +18,6 @@
 . "$(dirname "$0")/../lib.sh"
 SRC=${MAN_ROOT:-$ROOT}
 
-# The options of the rows of a table, one per line: "-x" for a letter,
-# "--name" for a long name; "@NAME_OPTIONS" for a macro row.
-rows() {
-	awk '
-	function row(s,    t, name, val) {
-		while (match(s, /\{[[:space:]]*(NULL|"[^"]+")[[:space:]]*,[[:space:]]*('"'"'.'"'"'|[A-Za-z_0-9]+)/)) {
-			t = substr(s, RSTART, RLENGTH)
-			s = substr(s, RSTART + RLENGTH)
-			sub(/^\{[[:space:]]*/, "", t)
-			name = t; sub(/[[:space:]]*,.*/, "", name)
-			val = t; sub(/.*,[[:space:]]*/, "", val)
-			if (name != "NULL") { gsub(/"/, "", name); print "--" name }
-			if (val ~ /^'"'"'.'"'"'$/) print "-" substr(val, 2, 1)
-		}
-	}
-	$0 ~ start { on = 1 }
-	on && !macro && match($0, /[A-Z_]+_OPTIONS[[:space:]]*,/) {
-		m = substr($0, RSTART, RLENGTH); sub(/[[:space:]]*,$/, "", m)
-		print "@" m
-	}
-	on { row($0) }
-	on && (macro ? $0 !~ /\\[[:space:]]*$/ : /\};/) { exit }
-	' macro="$2" start="$3" "$1"
-}
-longopts() { rows "$1" "" 'options\[\][[:space:]]*='; }
-# The options of a NAME_OPTIONS macro in cmd/cmd.h.
-macro_opts() { rows "$SRC/cmd/cmd.h" 1 "^#define $1[[:space:]]"; }
-
 have_fl() {	# page option: "Fl -name" or "Fl x", not a prefix of more
 	grep -Eq -- "(^\.|[[:space:]])Fl $2([^A-Za-z0-9_-]|\$)" "$1"
 }
@@ -81,12 +53,7 @@ for src in "$SRC"/cmd/risk-*.c; do
 		fail "$prog has a man page"
 		continue
 	fi
-	opts=$(for o in $(longopts "$src"); do
-		case $o in
-		@*) macro_opts "${o#@}" ;;
-		*) echo "$o" ;;
-		esac
-	done)
+	opts=$(prog_options "$prog" "$SRC")
 	if [ -z "$opts" ]; then
 		echo "cannot find the options[] table in cmd/$prog.c" >"$T/err"
 		fail "$prog: options found in the source"
