@@ -206,42 +206,6 @@ count(struct drain *d, const struct done *x)
 	}
 }
 
-/*
- * Bury an entry at once, without fetching it: one claimed more often
- * than --max-attempts never got an answer (each worker that held it
- * died: a crash, a kill, a filter that took the process down), and one
- * whose ID is not valid was written into the queue file by hand (the web
- * user may write that file).  Neither may loop forever.
- */
-static void
-bury(struct drain *d, struct risk_entry *e)
-{
-	char err[RISK_ERRLEN], reason[512];
-	bool dead;
-	int r;
-
-	if (!risk_id_valid(e->id, strlen(e->id)))
-		snprintf(reason, sizeof reason, "invalid company id");
-	else
-		snprintf(reason, sizeof reason, "no answer in %d attempts (the "
-		    "worker stopped each time)%s%.180s", e->attempts - 1,
-		    e->last_error[0] != '\0' ? "; last error: " : "",
-		    e->last_error);
-	e->attempts = d->max_attempts;	/* risk_fail buries it now */
-	if ((r = risk_db_begin(d->db, err)) == RISK_OK &&
-	    (r = risk_fail(d->db, e, reason, risk_now_ms(), d->backoff, 0,
-	    d->max_attempts, &dead, err)) == RISK_OK)
-		r = risk_db_commit(d->db, err);
-	else
-		risk_db_rollback(d->db);
-	if (r != RISK_OK) {
-		cmd_warn("%s", err);	/* its lease runs out; tried again */
-		return;
-	}
-	d->run.dead++;
-	cmd_info("%s: dead-lettered: %s", e->id, reason);
-}
-
 static bool
 may_claim(struct drain *d, int64_t now)
 {
@@ -273,7 +237,7 @@ tick(struct drain *d, int *claimed, bool *capfull, char *err)
 			goto fail;
 	if (want > 0) {
 		if ((r = risk_claim(d->db, now, d->lease, want, d->concurrency,
-		    got, &n, err)) != RISK_OK)
+		    d->max_attempts, got, &n, err)) != RISK_OK)
 			goto fail;
 		if (n == 0) {
 			if ((r = risk_queue_leased(d->db, now, &leased, err)) !=
@@ -291,9 +255,15 @@ tick(struct drain *d, int *claimed, bool *capfull, char *err)
 	}
 	d->ndone = 0;
 	for (i = 0, j = 0; i < n; i++) {
-		if (got[i].attempts > d->max_attempts ||
-		    !risk_id_valid(got[i].id, strlen(got[i].id))) {
-			bury(d, &got[i]);
+		if (got[i].buried == RISK_BURY_DEAD) {
+			d->run.dead++;
+			cmd_info("%s: dead-lettered: %s", got[i].id,
+			    got[i].last_error);
+			continue;
+		}
+		if (got[i].buried == RISK_BURY_DROP) {
+			cmd_info("%s: dropped from the queue: %s", got[i].id,
+			    got[i].last_error);
 			continue;
 		}
 		while (d->used[j])
@@ -433,6 +403,10 @@ main(int argc, char *argv[])
 	 * shorter than both would lose good answers to "lease lost" */
 	if (d.lease < 0)
 		d.lease = 2 * d.timeout + fx.maptime + 10000;
+	if (d.lease > RISK_LEASE_MAX_MS)
+		cmd_badopt(usage, "--lease: longer than a day%s",
+		    d.lease == 2 * d.timeout + fx.maptime + 10000 ?
+		    " (twice --timeout, plus --map-timeout)" : "");
 	if (d.lease <= d.timeout + fx.maptime)
 		cmd_badopt(usage, "--lease must be longer than --timeout%s",
 		    fx.maptime > 0 ? " plus --map-timeout" : "");

@@ -24,6 +24,7 @@ enum risk_stmt {
 	S_RETRY,
 	S_DEAD_PUT,
 	S_QUEUE_DEL,
+	S_UNFORGE,
 	S_DEAD_EACH,
 	S_DEAD_GET,
 	S_REDRIVE_PUT,
@@ -75,6 +76,15 @@ int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
 void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
+/*
+ * queue.c: one queue row as read from the file, checked column by column
+ * into e: RISK_OK if it may be leased, else RISK_EINVAL with e->buried
+ * and e->last_error saying what the claim does with it.  idtype is the
+ * SQLite type of the id column.  e->id is always printable.
+ */
+int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
+    int64_t attempts, int64_t redrives, const unsigned char *last_error,
+    size_t errlen, int max_attempts, struct risk_entry *e);
 
 /* json.c: the jv rendering of a view, the reference for the fast writer. */
 int risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz);

@@ -16,7 +16,16 @@
  * - Moves between queue and dead letters write the destination before
  *   deleting the source.  With the queue in its own file, commits of the
  *   two files are separate, so a crash may leave a company in both places
- *   but never in neither.
+ *   but never in neither.  A company in both is a dead letter: the claim
+ *   drops its queue entry, so neither a crash nor a row written by hand
+ *   fetches it or takes it out of the dead letters; only a redrive by
+ *   someone who may write the main file does.
+ * - The queue file is hostile ground (the web user may write it): a row
+ *   is used only after its every column was read whole and checked.  A
+ *   row that cannot be used (an invalid ID, a count no worker wrote) is
+ *   buried by the claim itself, so every consumer gets the same
+ *   treatment and none can be made to loop.  Every keyed UPDATE or
+ *   DELETE must change exactly one row.
  */
 #include <string.h>
 #include <sys/random.h>
@@ -31,13 +40,17 @@ static const char sql_enqueue[] =
     " WHERE token IS NULL AND attempts = 0";
 static const char sql_dead_has[] = "SELECT 1 FROM main.dead WHERE id = ?1";
 static const char sql_leased[] =
-    "SELECT count(*) FROM %1$s.queue WHERE token IS NOT NULL AND due > ?1";
+    "SELECT count(*) FROM %1$s.queue WHERE token IS NOT NULL AND due > ?1"
+    " AND due <= ?2";
+static const char sql_unforge[] =
+    "UPDATE %1$s.queue SET due = ?1 WHERE token IS NOT NULL AND due > ?2";
 static const char sql_pick[] =
     "SELECT id, attempts, redrives, enqueued_at, due, last_error"
     " FROM %1$s.queue WHERE due <= ?1 ORDER BY due, id LIMIT ?2";
 static const char sql_take[] =
     "UPDATE %1$s.queue SET token = ?2, due = ?3, attempts = attempts + 1"
     " WHERE id = ?1";
+static const char sql_queue_del[] = "DELETE FROM %1$s.queue WHERE id = ?1";
 static const char sql_ack[] =
     "DELETE FROM %1$s.queue WHERE id = ?1 AND token = ?2";
 static const char sql_release[] =
@@ -57,9 +70,13 @@ static const char sql_dead_each[] =
 static const char sql_dead_get[] =
     "SELECT id, reason, attempts, redrives, enqueued_at, died_at"
     " FROM main.dead WHERE id = ?1";
+/* A queue entry of a dead letter is no one's: the redrive replaces it. */
 static const char sql_redrive_put[] =
     "INSERT INTO %1$s.queue (id, due, enqueued_at, redrives, last_error)"
-    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING";
+    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET"
+    " due = excluded.due, token = NULL, attempts = 0,"
+    " enqueued_at = excluded.enqueued_at, redrives = excluded.redrives,"
+    " last_error = excluded.last_error";
 static const char sql_dead_del[] = "DELETE FROM main.dead WHERE id = ?1";
 
 static uint64_t
@@ -85,6 +102,28 @@ done(struct risk_db *db, sqlite3_stmt *st, char *err, const char *what)
 
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, what);
+}
+
+/* The same for a keyed UPDATE or DELETE that must change exactly one row;
+ * RISK_ENOTFOUND (reason in err) when it changed none. */
+static int
+done1(struct risk_db *db, sqlite3_stmt *st, char *err, const char *what)
+{
+	int r = done(db, st, err, what);
+
+	if (r != RISK_OK)
+		return r;
+	switch (sqlite3_changes(db->h)) {
+	case 1:
+		return RISK_OK;
+	case 0:
+		return risk_seterr(err, RISK_ENOTFOUND, "%s: no such entry",
+		    what);
+	default:
+		return risk_seterr(err, RISK_EDB, "%s: changed %d rows, not "
+		    "one (the file's schema is not risk's)", what,
+		    sqlite3_changes(db->h));
+	}
 }
 
 int
@@ -147,6 +186,7 @@ risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 	if ((st = risk__qstmt(db, S_LEASED, sql_leased, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, now_ms + RISK_LEASE_MAX_MS);
 	rc = sqlite3_step(st);
 	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
@@ -163,14 +203,172 @@ risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz)
 	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "");
 }
 
+/*
+ * Printable ASCII from n bytes of hostile text, cut to fit sz with a
+ * final '?' when cut: every other byte (NUL, control, DEL, non-ASCII)
+ * becomes '?'.  The result of anything that is not a valid ID is never
+ * a valid ID, so it cannot name a real company.
+ */
+static void
+printable(const unsigned char *s, size_t n, char *buf, size_t sz)
+{
+	size_t i, max = sz - 1;
+
+	if (s == NULL)
+		n = 0;
+	for (i = 0; i < n && i < max; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+	if (n > max)
+		buf[max - 1] = '?';
+	buf[i] = '\0';
+}
+
+static int
+clamp(int64_t v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
 int
-risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
-    int cap, struct risk_entry *out, int *n, char *err)
+risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
+    int64_t attempts, int64_t redrives, const unsigned char *last_error,
+    size_t errlen, int max_attempts, struct risk_entry *e)
+{
+	char le[sizeof e->last_error];
+	bool nul;
+	int n;
+
+	memset(e, 0, sizeof *e);
+	printable(last_error, errlen, le, sizeof le);
+	nul = id != NULL && memchr(id, '\0', idlen) != NULL;
+	if (id == NULL || idtype != SQLITE_TEXT || idlen == 0)
+		printable((const unsigned char *)"?", 1, e->id, sizeof e->id);
+	else
+		printable(id, idlen, e->id, sizeof e->id);
+	e->attempts = clamp(attempts, 0, INT_MAX - 1) + 1;
+	e->redrives = clamp(redrives, 0, RISK_REDRIVES_MAX);
+	e->buried = RISK_BURY_DEAD;
+	if (id == NULL || idtype != SQLITE_TEXT || nul ||
+	    !risk_id_valid((const char *)id, idlen)) {
+		e->attempts = clamp(attempts, 0, INT_MAX);
+		if (idlen > RISK_ID_MAX)
+			snprintf(e->last_error, sizeof e->last_error,
+			    "invalid company id (%zu bytes)", idlen);
+		else if (nul)
+			snprintf(e->last_error, sizeof e->last_error,
+			    "invalid company id (it holds a NUL byte)");
+		else
+			snprintf(e->last_error, sizeof e->last_error,
+			    "invalid company id");
+	} else if (attempts < 0) {
+		e->attempts = 0;
+		snprintf(e->last_error, sizeof e->last_error,
+		    "invalid queue entry (attempts %lld)", (long long)attempts);
+	} else if (attempts >= max_attempts) {
+		/* Each worker that held it died: a crash, a kill, a filter
+		 * that took the process down.  It may not loop forever. */
+		e->attempts = clamp(attempts, 0, INT_MAX);
+		n = snprintf(e->last_error, sizeof e->last_error,
+		    "no answer in %lld attempts (the worker stopped each "
+		    "time)", (long long)attempts);
+		if (le[0] != '\0' && n > 0 && (size_t)n < sizeof e->last_error)
+			snprintf(e->last_error + n, sizeof e->last_error -
+			    (size_t)n, "; last error: %.*s",
+			    (int)(sizeof e->last_error - (size_t)n), le);
+	} else {
+		e->buried = RISK_BURY_NO;
+		memcpy(e->last_error, le, sizeof le);
+	}
+	return e->buried == RISK_BURY_NO ? RISK_OK : RISK_EINVAL;
+}
+
+/* One picked row: id, attempts, redrives, enqueued_at, due, last_error. */
+static void
+read_row(sqlite3_stmt *st, int max_attempts, struct risk_entry *e)
+{
+	int idtype = sqlite3_column_type(st, 0);
+	const unsigned char *id = sqlite3_column_text(st, 0);
+	size_t idlen = (size_t)sqlite3_column_bytes(st, 0);
+	const unsigned char *le = sqlite3_column_text(st, 5);
+	size_t lelen = (size_t)sqlite3_column_bytes(st, 5);
+
+	risk__queue_row(id, idlen, idtype, sqlite3_column_int64(st, 1),
+	    sqlite3_column_int64(st, 2), le, lelen, max_attempts, e);
+	e->enqueued_at = sqlite3_column_int64(st, 3);
+}
+
+static int
+dead_put(struct risk_db *db, const struct risk_entry *e, const char *reason,
+    int64_t now_ms, char *err)
 {
 	sqlite3_stmt *st;
-	int rc, r, leased, i;
+
+	if ((st = risk__stmt(db, S_DEAD_PUT, sql_dead_put, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, e->attempts);
+	sqlite3_bind_int(st, 4, e->redrives);
+	sqlite3_bind_int64(st, 5, e->enqueued_at);
+	sqlite3_bind_int64(st, 6, now_ms);
+	return done(db, st, err, e->id);
+}
+
+static int
+is_dead(struct risk_db *db, const char *id, bool *dead, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, S_DEAD_HAS, sql_dead_has, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	*dead = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
+	    risk__dberr(db, rc, err, id);
+}
+
+/* Settle a row the claim will not lease; key is its exact id value. */
+static int
+bury(struct risk_db *db, sqlite3_value *key, const struct risk_entry *e,
+    int64_t now_ms, char *err)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (e->buried == RISK_BURY_DEAD &&
+	    (r = dead_put(db, e, e->last_error, now_ms, err)) != RISK_OK)
+		return r;
+	if ((st = risk__qstmt(db, S_QUEUE_DEL, sql_queue_del, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_value(st, 1, key);
+	return done1(db, st, err, e->id);
+}
+
+int
+risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
+    int cap, int max_attempts, struct risk_entry *out, int *n, char *err)
+{
+	sqlite3_value *key[RISK_CLAIM_MAX];
+	sqlite3_stmt *st;
+	int rc, r, leased, i, got = 0;
+	bool dead;
 
 	*n = 0;
+	if (lease_ms > RISK_LEASE_MAX_MS)
+		lease_ms = RISK_LEASE_MAX_MS;
+	if (max > RISK_CLAIM_MAX)
+		max = RISK_CLAIM_MAX;
+	/* A lease no drainer grants is a forgery: let it run out now. */
+	if ((st = risk__qstmt(db, S_UNFORGE, sql_unforge, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, now_ms + RISK_LEASE_MAX_MS);
+	if ((r = done(db, st, err, db->split ? db->qpath : db->path)) !=
+	    RISK_OK)
+		return r;
 	if (cap > 0) {
 		if ((r = risk_queue_leased(db, now_ms, &leased, err)) !=
 		    RISK_OK)
@@ -181,40 +379,63 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	if (max <= 0)
 		return RISK_OK;
 	/* Pick first, then take: updating due moves rows in the index the
-	 * pick is walking. */
+	 * pick is walking.  The exact key is kept: a hostile ID is deleted
+	 * by its every byte, not by a copy that was cut. */
 	if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int(st, 2, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct risk_entry *e = &out[*n];
-
-		risk__column_text(st, 0, e->id, sizeof e->id);
-		e->attempts = sqlite3_column_int(st, 1) + 1;
-		e->redrives = sqlite3_column_int(st, 2);
-		e->enqueued_at = sqlite3_column_int64(st, 3);
-		risk__column_text(st, 5, e->last_error, sizeof e->last_error);
-		e->token = (int64_t)(rnd64() >> 1);
-		e->due = now_ms + lease_ms;
-		(*n)++;
+		read_row(st, max_attempts, &out[got]);
+		if ((key[got] = sqlite3_value_dup(sqlite3_column_value(st,
+		    0))) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		got++;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		*n = 0;
-		return risk__dberr(db, rc, err, db->path);
+		r = risk__dberr(db, rc, err, db->split ? db->qpath :
+		    db->path);
+		goto out;
 	}
-	if ((st = risk__qstmt(db, S_CLAIM_TAKE, sql_take, err)) == NULL)
-		return RISK_EDB;
-	for (i = 0; i < *n; i++) {
-		sqlite3_bind_text(st, 1, out[i].id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, out[i].token);
-		sqlite3_bind_int64(st, 3, out[i].due);
-		if ((r = done(db, st, err, out[i].id)) != RISK_OK) {
-			*n = 0;
-			return r;
+	for (i = 0, r = RISK_OK; i < got && r == RISK_OK; i++) {
+		struct risk_entry *e = &out[i];
+
+		if (e->buried == RISK_BURY_NO) {
+			if ((r = is_dead(db, e->id, &dead, err)) != RISK_OK)
+				break;
+			if (dead) {
+				e->buried = RISK_BURY_DROP;
+				snprintf(e->last_error, sizeof e->last_error,
+				    "a dead letter: only a redrive may queue "
+				    "it");
+			}
 		}
+		if (e->buried != RISK_BURY_NO) {
+			r = bury(db, key[i], e, now_ms, err);
+			continue;
+		}
+		e->token = (int64_t)(rnd64() >> 1);
+		e->due = now_ms + lease_ms;
+		if ((st = risk__qstmt(db, S_CLAIM_TAKE, sql_take, err)) ==
+		    NULL) {
+			r = RISK_EDB;
+			break;
+		}
+		sqlite3_bind_value(st, 1, key[i]);
+		sqlite3_bind_int64(st, 2, e->token);
+		sqlite3_bind_int64(st, 3, e->due);
+		r = done1(db, st, err, e->id);
 	}
-	return RISK_OK;
+	if (r == RISK_ENOTFOUND)	/* the write lock is ours: cannot be */
+		r = RISK_EDB;
+out:
+	for (i = 0; i < got; i++)
+		sqlite3_value_free(key[i]);
+	*n = r == RISK_OK ? got : 0;
+	return r;
 }
 
 /* Run a statement keyed by (id, token [, due, reason]); ELOST if no row. */
@@ -233,12 +454,10 @@ by_token(struct risk_db *db, enum risk_stmt s, const char *sql,
 		sqlite3_bind_int64(st, 3, due);
 	if (reason != NULL)
 		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	if ((r = done(db, st, err, e->id)) != RISK_OK)
-		return r;
-	if (sqlite3_changes(db->h) == 0)
+	if ((r = done1(db, st, err, e->id)) == RISK_ENOTFOUND)
 		return risk_seterr(err, RISK_ELOST,
 		    "%s: lease lost (another worker holds it)", e->id);
-	return RISK_OK;
+	return r;
 }
 
 static int
@@ -315,15 +534,7 @@ risk_fail(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	if (!r)
 		return risk_seterr(err, RISK_ELOST,
 		    "%s: lease lost (another worker holds it)", e->id);
-	if ((st = risk__stmt(db, S_DEAD_PUT, sql_dead_put, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, e->attempts);
-	sqlite3_bind_int(st, 4, e->redrives);
-	sqlite3_bind_int64(st, 5, e->enqueued_at);
-	sqlite3_bind_int64(st, 6, now_ms);
-	if ((r = done(db, st, err, e->id)) != RISK_OK)
+	if ((r = dead_put(db, e, reason, now_ms, err)) != RISK_OK)
 		return r;
 	if ((r = by_token(db, S_ACK, sql_ack, e, 0, NULL, err)) != RISK_OK)
 		return r;
@@ -337,8 +548,8 @@ risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d)
 {
 	risk__column_text(st, 0, d->id, sizeof d->id);
 	risk__column_text(st, 1, d->reason, sizeof d->reason);
-	d->attempts = sqlite3_column_int(st, 2);
-	d->redrives = sqlite3_column_int(st, 3);
+	d->attempts = clamp(sqlite3_column_int64(st, 2), 0, INT_MAX);
+	d->redrives = clamp(sqlite3_column_int64(st, 3), 0, RISK_REDRIVES_MAX);
 	d->enqueued_at = sqlite3_column_int64(st, 4);
 	d->died_at = sqlite3_column_int64(st, 5);
 }
@@ -384,14 +595,16 @@ risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
 	return rc == SQLITE_ROW ? RISK_OK : risk__dberr(db, rc, err, id);
 }
 
-int
-risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
-    int max_redrives, char *err)
+/* One try at a redrive; RISK_ELOST when a drainer dropped the entry
+ * between the two commits of a split layout (try again). */
+static int
+redrive1(struct risk_db *db, const char *id, int64_t now_ms,
+    int max_redrives, bool own, char *err)
 {
 	struct risk_dead d;
 	sqlite3_stmt *st;
-	bool own = !db->txn;
-	int r;
+	bool there;
+	int r, rc;
 
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
@@ -413,19 +626,64 @@ risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
 	sqlite3_bind_int64(st, 3, d.enqueued_at);
 	sqlite3_bind_int(st, 4, d.redrives + 1);
 	sqlite3_bind_text(st, 5, d.reason, -1, SQLITE_STATIC);
-	if ((r = done(db, st, err, id)) != RISK_OK)
+	if ((r = done1(db, st, err, id)) != RISK_OK)
 		goto fail;
 	/* Separate files commit main first: queue the company for good
-	 * before the dead letter goes. */
-	if (own && db->split && (r = risk_db_commit(db, err)) != RISK_OK)
-		return r;
-	if (own && db->split && (r = risk_db_begin(db, err)) != RISK_OK)
-		return r;
-	if ((r = dead_del(db, id, err)) != RISK_OK)
+	 * before the dead letter goes.  Until it goes, a claim drops the
+	 * entry; so the dead letter goes only if the entry is still there. */
+	if (own && db->split) {
+		if ((r = risk_db_commit(db, err)) != RISK_OK)
+			return r;
+		if ((r = risk_db_begin(db, err)) != RISK_OK)
+			return r;
+		if ((st = risk__qstmt(db, S_QUEUE_HAS, sql_has, err)) ==
+		    NULL) {
+			r = RISK_EDB;
+			goto fail;
+		}
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		there = rc == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = risk__dberr(db, rc, err, id);
+			goto fail;
+		}
+		if (!there) {
+			r = risk_seterr(err, RISK_ELOST, "%s: a drainer "
+			    "dropped the entry before the redrive ended; try "
+			    "again", id);
+			goto fail;
+		}
+	}
+	if ((st = risk__stmt(db, S_DEAD_DEL, sql_dead_del, err)) == NULL) {
+		r = RISK_EDB;
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((r = done1(db, st, err, id)) != RISK_OK)
 		goto fail;
 	return own ? risk_db_commit(db, err) : RISK_OK;
 fail:
 	if (own)
 		risk_db_rollback(db);
 	return r;
+}
+
+int
+risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
+    int max_redrives, char *err)
+{
+	int r, tries = 0;
+
+	/* All or nothing: one who may not write the dead letters may not
+	 * queue a dead letter either. */
+	if (sqlite3_db_readonly(db->h, "main") != 0)
+		return risk_seterr(err, RISK_ERDONLY,
+		    "%s: database is read-only (a redrive writes it)",
+		    db->path);
+	do
+		r = redrive1(db, id, now_ms, max_redrives, !db->txn, err);
+	while (r == RISK_ELOST && !db->txn && ++tries < 3);
+	return r == RISK_ELOST ? RISK_EBUSY : r;
 }

@@ -149,15 +149,30 @@ int risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
 
 /* ---- queue.c -------------------------------------------------------- */
 
+/* What a claim did with an entry it would not lease. */
+enum risk_bury {
+	RISK_BURY_NO,		/* leased: fetch it */
+	RISK_BURY_DEAD,		/* moved to the dead letters */
+	RISK_BURY_DROP		/* removed: it is a dead letter already */
+};
+
 struct risk_entry {
-	char id[RISK_ID_MAX + 1];
+	char id[RISK_ID_MAX + 1];	/* printable, even when buried */
 	int64_t token;		/* lease token of this claim */
 	int attempts;		/* counting this claim */
 	int redrives;
 	int64_t enqueued_at;	/* ms, first enqueued */
 	int64_t due;		/* ms */
-	char last_error[256];
+	char last_error[256];	/* when buried: why */
+	enum risk_bury buried;	/* settled by the claim: do not fetch */
 };
+
+/* The longest lease a drainer may take; a longer one is a forgery. */
+#define RISK_LEASE_MAX_MS (INT64_C(86400) * 1000)
+/* The most entries one claim takes. */
+#define RISK_CLAIM_MAX 256
+/* A redrive count beyond this was not written by a redrive. */
+#define RISK_REDRIVES_MAX 1000000
 
 /*
  * Queue id to be due at due_ms.  One pending entry per company: an entry
@@ -173,9 +188,18 @@ int risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err);
  * Claim up to max due entries, earliest due first, leasing each until
  * now+lease_ms and counting an attempt.  Claims no more than cap minus
  * the live leases (cap <= 0: no cap).  Call inside risk_db_begin.
+ *
+ * The queue file may be written by hand, so every row is checked whole
+ * before it is leased.  Entries come back with buried set, and are not
+ * leased, when the claim settled them itself: an ID that is not valid
+ * and an entry already claimed max_attempts times go to the dead
+ * letters; a company that is in the dead letters (only a redrive may
+ * queue it) is dropped from the queue.  last_error then says why.
+ * A lease longer than RISK_LEASE_MAX_MS counts as expired.
  */
 int risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms,
-    int max, int cap, struct risk_entry *out, int *n, char *err);
+    int max, int cap, int max_attempts, struct risk_entry *out, int *n,
+    char *err);
 /* Done: delete the entry if this lease still holds it (else RISK_ELOST). */
 int risk_ack(struct risk_db *db, const struct risk_entry *e, char *err);
 /* Give the lease back without counting the attempt (shutdown). */

@@ -140,7 +140,8 @@ claim(struct risk_db *db, int64_t now, int max, int cap,
 	int n;
 
 	assert_int_equal(risk_db_begin(db, err), RISK_OK);
-	assert_int_equal(risk_claim(db, now, 30000, max, cap, out, &n, err),
+	assert_int_equal(risk_claim(db, now, 30000, max, cap, 1000, out, &n,
+	    err),
 	    RISK_OK);
 	assert_int_equal(risk_db_commit(db, err), RISK_OK);
 	return n;
