@@ -99,8 +99,11 @@ noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 
 /* fetchutil.c: what the programs that fetch share. */
 enum {
-	OPT_CONCURRENCY = 1100,
+	OPT_CACERT = 1100,
+	OPT_CERT,
+	OPT_CONCURRENCY,
 	OPT_CREDENTIALS,
+	OPT_KEY,
 	OPT_MAP,
 	OPT_MAP_FILE,
 	OPT_MAP_TIMEOUT,
@@ -110,10 +113,16 @@ enum {
 	OPT_FETCH_END
 };
 #define FETCH_OPTIONS \
+	{ "cacert", OPT_CACERT, "FILE", "$RISK_CACERT", \
+	    "PEM CAs to trust instead of the system's" }, \
+	{ "cert", OPT_CERT, "FILE", "$RISK_CERT", \
+	    "PEM client certificate (mutual TLS)" }, \
 	{ "concurrency", OPT_CONCURRENCY, "N", "4", \
 	    "requests in flight (1 to 256)" }, \
 	{ "credentials", OPT_CREDENTIALS, "FILE", "$RISK_CREDENTIALS_FILE", \
 	    "credentials file" }, \
+	{ "key", OPT_KEY, "FILE", "$RISK_KEY", \
+	    "the certificate's PEM key, if not in its file" }, \
 	{ "map", OPT_MAP, "FILTER", "built in", \
 	    "jq filter from body to record" }, \
 	{ "map-file", OPT_MAP_FILE, "PATH", NULL, \
@@ -137,8 +146,8 @@ void cmd_fetch_init(struct cmd_fetch *f);
 /* Handle a fetch option; false if c is not one of them. */
 bool cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
     void (*usage)(FILE *));
-/* After the options: the legacy URL and credentials from the environment
- * where options left them unset, checked; the mapping made. */
+/* After the options: the legacy URL, credentials and TLS files from the
+ * environment where options left them unset, checked; the mapping made. */
 void cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *));
 
 #endif

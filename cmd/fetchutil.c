@@ -22,12 +22,21 @@ cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
     void (*usage)(FILE *))
 {
 	switch (c) {
+	case OPT_CACERT:
+		f->fo.cacert = arg;
+		return true;
+	case OPT_CERT:
+		f->fo.cert = arg;
+		return true;
 	case OPT_CONCURRENCY:
 		f->fo.concurrency = (int)cmd_number("concurrency", arg, 1,
 		    RISK_FETCH_MAX_SLOTS, usage);
 		return true;
 	case OPT_CREDENTIALS:
 		f->fo.credentials = arg;
+		return true;
+	case OPT_KEY:
+		f->fo.key = arg;
 		return true;
 	case OPT_MAP:
 		f->mapprog = arg;
@@ -55,21 +64,30 @@ cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
 	}
 }
 
+/* An option left unset takes the environment's value, if not empty. */
+static void
+fromenv(const char **opt, const char *name)
+{
+	const char *e;
+
+	if (*opt == NULL && (e = getenv(name)) != NULL && *e != '\0')
+		*opt = e;
+}
+
 void
 cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *))
 {
 	char err[RISK_ERRLEN], *buf = NULL;
-	const char *e, *prog = f->mapprog;
+	const char *prog = f->mapprog;
 
-	if (f->fo.url_template == NULL &&
-	    (e = getenv("RISK_SOURCE_URL")) != NULL && *e != '\0')
-		f->fo.url_template = e;
+	fromenv(&f->fo.url_template, "RISK_SOURCE_URL");
 	if (f->fo.url_template == NULL)
 		cmd_badopt(usage, "no legacy service: give --source URL or "
 		    "set RISK_SOURCE_URL");
-	if (f->fo.credentials == NULL &&
-	    (e = getenv("RISK_CREDENTIALS_FILE")) != NULL && *e != '\0')
-		f->fo.credentials = e;
+	fromenv(&f->fo.credentials, "RISK_CREDENTIALS_FILE");
+	fromenv(&f->fo.cacert, "RISK_CACERT");
+	fromenv(&f->fo.cert, "RISK_CERT");
+	fromenv(&f->fo.key, "RISK_KEY");
 	if (risk_fetch_check_template(f->fo.url_template, err) != RISK_OK)
 		cmd_badopt(usage, "--source: %s", err);
 	if (prog != NULL && f->mapfile != NULL)

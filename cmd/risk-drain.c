@@ -82,7 +82,8 @@ usage(FILE *fp)
 	    "                  [--max-time DUR] [--max-attempts N] [--lease DUR]\n"
 	    "                  [--backoff DUR] [--breaker N] [--map FILTER |\n"
 	    "                  --map-file PATH] [--map-timeout DUR]\n"
-	    "                  [--max-body BYTES] [--credentials FILE]\n");
+	    "                  [--max-body BYTES] [--credentials FILE]\n"
+	    "                  [--cacert FILE] [--cert FILE [--key FILE]]\n");
 }
 
 static void

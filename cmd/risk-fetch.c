@@ -56,6 +56,7 @@ usage(FILE *fp)
 	    "                  [--timeout DUR] [--map FILTER | --map-file PATH]\n"
 	    "                  [--map-timeout DUR]\n"
 	    "                  [--max-body BYTES] [--credentials FILE] [--raw]\n"
+	    "                  [--cacert FILE] [--cert FILE [--key FILE]]\n"
 	    "                  [--jq FILTER] [--store [--db PATH] [--stage NAME]\n"
 	    "                  [--queue PATH]] [ID ...]\n");
 }

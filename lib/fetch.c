@@ -45,9 +45,11 @@
 
 #include <curl/curl.h>
 
-#include "risk.h"
+#include "internal.h"
 
 #define CRED_MAX (64 * 1024)
+/* The credentials line that is the client key's passphrase, not a header */
+#define KEY_PASSPHRASE "Key-Passphrase"
 #define RETRY_AFTER_MAX_S (24 * 3600)
 
 enum { FREE, BUSY, DONE };
@@ -78,6 +80,7 @@ struct risk_fetcher {
 	size_t urlmax;
 	char *netrc;		/* path, when the credentials are a netrc */
 	struct curl_slist *headers;
+	char *keypass;		/* the client key's passphrase, or NULL */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -227,6 +230,17 @@ parse_headers(struct risk_fetcher *f, const char *path, char *buf,
 				return risk_seterr(err, RISK_EINVAL,
 				    "%s: line %d: control character in "
 				    "header", path, lineno);
+		if (strncasecmp(s, KEY_PASSPHRASE ":",
+		    sizeof KEY_PASSPHRASE) == 0) {
+			if (f->keypass)
+				return risk_seterr(err, RISK_EINVAL, "%s: line "
+				    "%d: a second " KEY_PASSPHRASE, path,
+				    lineno);
+			if (!(f->keypass = strdup(v)))
+				return risk_seterr(err, RISK_ENOMEM,
+				    "out of memory");
+			continue;
+		}
 		l = curl_slist_append(f->headers, s);
 		if (!l)
 			return risk_seterr(err, RISK_ENOMEM, "out of memory");
@@ -331,6 +345,16 @@ out:
 }
 
 static void
+forget_keypass(struct risk_fetcher *f)
+{
+	if (f->keypass) {
+		explicit_bzero(f->keypass, strlen(f->keypass));
+		free(f->keypass);
+		f->keypass = NULL;
+	}
+}
+
+static void
 free_headers(struct curl_slist *l)
 {
 	struct curl_slist *p;
@@ -373,7 +397,8 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 static int
-setup_easy(struct risk_fetcher *f, struct slot *s)
+setup_easy(struct risk_fetcher *f, const struct risk_fetch_opts *o,
+    struct slot *s)
 {
 	CURL *e = s->easy;
 	long lowtime = (long)((f->timeout_ms + 999) / 1000);
@@ -399,6 +424,18 @@ setup_easy(struct risk_fetcher *f, struct slot *s)
 	if (f->netrc) {
 		SET(CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
 		SET(CURLOPT_NETRC_FILE, f->netrc);
+	}
+	/* TLS 1.2 or later, whatever the system's OpenSSL would allow */
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (o->cacert)
+		SET(CURLOPT_CAINFO, o->cacert);
+	if (o->cert) {
+		SET(CURLOPT_SSLCERT, o->cert);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+		SET(CURLOPT_SSLKEY, o->key ? o->key : o->cert);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+		if (f->keypass)
+			SET(CURLOPT_KEYPASSWD, f->keypass);
 	}
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
@@ -453,6 +490,8 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 	if (o->credentials &&
 	    (rc = load_credentials(f, o->credentials, err)) < 0)
 		goto fail;
+	if ((rc = risk__tls_check(o, f->keypass, err)) < 0)
+		goto fail;
 	for (l = f->headers; l; l = l->next)
 		if (strncasecmp(l->data, "Accept:", 7) == 0)
 			break;
@@ -472,13 +511,15 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 
 		s->f = f;
 		s->state = FREE;
-		if (!(s->easy = curl_easy_init()) || setup_easy(f, s) < 0) {
+		if (!(s->easy = curl_easy_init()) ||
+		    setup_easy(f, o, s) < 0) {
 			rc = risk_seterr(err, RISK_ENOMEM,
 			    "cannot set up curl");
 			goto fail;
 		}
 	}
 	f->nfree = f->nslot;
+	forget_keypass(f);	/* curl keeps its own copy */
 	*fp = f;
 	return RISK_OK;
 fail:
@@ -753,6 +794,7 @@ risk_fetcher_free(struct risk_fetcher *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	free_headers(f->headers);
+	forget_keypass(f);
 	free(f->slot);
 	free(f->netrc);
 	free(f->url);

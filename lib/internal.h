@@ -89,4 +89,9 @@ int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 /* json.c: the jv rendering of a view, the reference for the fast writer. */
 int risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz);
 
+/* tls.c: the CA file, client certificate and key of o, read and checked
+ * (pass decrypts the key; NULL if the credentials gave none). */
+int risk__tls_check(const struct risk_fetch_opts *o, const char *pass,
+    char *err);
+
 #endif

@@ -391,6 +391,10 @@ struct risk_fetch_opts {
 	size_t max_body;		/* 0: 1 MiB; at most 1 GiB */
 	int concurrency;		/* slots, 1..256; <=0: 4 */
 	const char *credentials;	/* netrc or header file, or NULL */
+	const char *cacert;		/* PEM CAs to trust instead of the
+					   system's, or NULL */
+	const char *cert;		/* PEM client certificate, or NULL */
+	const char *key;		/* its PEM key; NULL: in cert */
 };
 
 enum risk_fetch_outcome {
