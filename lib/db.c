@@ -27,6 +27,22 @@
 #define APP_ID_QUEUE 0x5249534b	/* the same: a queue file is ours too */
 #define SCHEMA_VERSION 1
 #define BUSY_DEFAULT_MS 10000
+/*
+ * The -wal file is kept (SQLITE_FCNTL_PERSIST_WAL, for readers that may
+ * not create files in the folder), but never large: every process that
+ * is the only one on a database rebuilds the WAL index from the whole
+ * file, so a 30 MB WAL left by a big load made every risk-get 5x slower.
+ * journal_size_limit makes SQLite cut the file back when it restarts
+ * the log and empty it when the last connection closes; a connection
+ * that wrote and leaves a WAL above WAL_KEEP behind (because others were
+ * still connected) empties it with a TRUNCATE checkpoint, waiting at
+ * most WAL_TRIM_WAIT_MS for readers to move on (a writer still busy
+ * will do it on its own close).
+ */
+#define WAL_KEEP 1048576
+#define WAL_KEEP_SQL(schema) \
+	"PRAGMA " schema ".journal_size_limit=1048576"	/* WAL_KEEP */
+#define WAL_TRIM_WAIT_MS 200
 
 static const char schema_main[] =
     "CREATE TABLE IF NOT EXISTS main.record ("
@@ -489,6 +505,8 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	if ((r = exec(db, "PRAGMA synchronous=NORMAL", err, db->path)) !=
 	    RISK_OK)
 		goto fail;
+	if ((r = exec(db, WAL_KEEP_SQL("main"), err, db->path)) != RISK_OK)
+		goto fail;
 	if (db->split) {
 		if ((r = open_file(db, db->qpath, err)) != RISK_OK)
 			goto fail;
@@ -509,6 +527,9 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 		 * file but not create files in its folder (risk.7). */
 		sqlite3_file_control(db->h, "q", SQLITE_FCNTL_PERSIST_WAL,
 		    &persist);
+		if ((r = exec(db, WAL_KEEP_SQL("q"), err, db->qpath)) !=
+		    RISK_OK)
+			goto fail;
 		if ((r = prepare_schema(db, "main", true, false, db->path,
 		    err)) != RISK_OK)
 			goto fail;
@@ -526,6 +547,24 @@ fail:
 	return r;
 }
 
+/* Empty the WAL of schema if it grew past WAL_KEEP (see the top). */
+static void
+trim_wal(struct risk_db *db, const char *schema, const char *path)
+{
+	char wal[PATH_MAX + 8], sql[64];
+	struct stat sb;
+	int n;
+
+	n = snprintf(wal, sizeof wal, "%s-wal", path);
+	if (n < 0 || (size_t)n >= sizeof wal || stat(wal, &sb) != 0 ||
+	    sb.st_size <= WAL_KEEP)
+		return;
+	snprintf(sql, sizeof sql, "PRAGMA %s.wal_checkpoint(TRUNCATE)",
+	    schema);
+	sqlite3_busy_timeout(db->h, WAL_TRIM_WAIT_MS);
+	sqlite3_exec(db->h, sql, NULL, NULL, NULL);	/* best effort */
+}
+
 void
 risk_db_close(struct risk_db *db)
 {
@@ -537,6 +576,12 @@ risk_db_close(struct risk_db *db)
 		sqlite3_finalize(db->st[i]);
 	if (db->txn)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (db->h != NULL && !db->readonly &&
+	    sqlite3_total_changes64(db->h) > 0) {
+		trim_wal(db, "main", db->path);
+		if (db->split)
+			trim_wal(db, "q", db->qpath);
+	}
 	sqlite3_close(db->h);
 	free(db);
 }

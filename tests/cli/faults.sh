@@ -92,12 +92,31 @@ expect_rc 0
 expect "EIO mid-drain: every company stored after a clean drain" \
     [ "$(q "select count(*) from record where id like 'S%'")" = 40 ]
 
-# --- fsync failing: with WAL and synchronous=NORMAL a commit needs none;
-# a checkpoint's failure is not the user's failure
+# --- fsync failing.  The last program to close empties the -wal file
+# (so that readers stay fast), and the commit that starts it again
+# syncs its header: that failure is the user's, reported, nothing
+# written.
 dump >"$T/before"
 rm -f "$T/hits"
+run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_CALLS=fsync,fdatasync FAILWRITE_ERRNO=EIO risk-enqueue F0
+expect_rc 2
+expect_err_re "^risk-enqueue: $RISK_DB: disk I/O error"
+dump >"$T/after"
+expect "fsync EIO on a new WAL: nothing changed" cmp -s "$T/before" "$T/after"
+# With frames in the WAL (another process has the database open), a
+# commit appends and needs no fsync (WAL, synchronous=NORMAL); a
+# checkpoint's failure is not the user's failure.
+mkfifo "$T/fifo"
+risk-get --no-enqueue <"$T/fifo" >"$T/reader.out" 2>&1 &
+rpid=$!
+exec 7>"$T/fifo"
+echo C1 >&7
+for _ in $(seq 100); do [ -s "$T/reader.out" ] && break; sleep 0.05; done
+risk-enqueue --delay 1h F2
 run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_CALLS=fsync,fdatasync FAILWRITE_ERRNO=EIO risk-enqueue F1
 expect_rc 0
+exec 7>&-
+wait "$rpid"
 expect "fsync EIO: F1 queued" [ "$(q "select count(*) from queue where id='F1'")" = 1 ]
 expect "fsync EIO: integrity ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
 
