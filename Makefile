@@ -52,7 +52,7 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:.c=.o)
 CMD_SRC  := $(wildcard cmd/risk-*.c)
 PROGS    := $(patsubst cmd/%.c,bin/%,$(CMD_SRC))
-CMD_OBJ  := cmd/util.o
+CMD_OBJ  := cmd/util.o cmd/progress.o
 # Only the programs that talk to the legacy service link libcurl: it
 # costs every process about 5 ms to load.
 FETCH_PROGS := bin/risk-fetch bin/risk-drain

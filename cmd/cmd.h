@@ -97,6 +97,26 @@ struct risk_db *cmd_open(struct risk_db_opts *o);
 /* getopt_long said '?' or ':' (optstring starts with ':'): exit 2. */
 noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 
+/* progress.c: one updating line on stderr for long work, only when
+ * stderr is a terminal and without -q, once the work has run a second. */
+struct cmd_progress {
+	const char *what;	/* the unit counted: "lines", "IDs" */
+	const char *phase;	/* a step of unknown length, or NULL */
+	long count;
+	int64_t start, drawn;	/* monotonic ms; drawn 0 before any line */
+	size_t width;		/* of the line on screen */
+	bool on;
+};
+void cmd_progress_init(struct cmd_progress *p, const char *what);
+/* n more done (0: only the clock moved); redraws when it is time. */
+void cmd_progress_add(struct cmd_progress *p, long n);
+/* Announce a step of unknown length at once ("vacuuming"). */
+void cmd_progress_phase(struct cmd_progress *p, const char *phase);
+/* The last line and its newline, if any line was drawn. */
+void cmd_progress_end(struct cmd_progress *p);
+/* Blank the line on screen before a message (util.c's vmsg). */
+void cmd_progress_clear(void);
+
 /* fetchutil.c: what the programs that fetch share. */
 enum {
 	OPT_CACERT = 1100,

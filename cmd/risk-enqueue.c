@@ -35,6 +35,7 @@ struct enq {
 	bool redrive;
 	int pending;
 	long added, already, dead, redriven;
+	struct cmd_progress prog;	/* IDs handled */
 };
 
 static void
@@ -73,7 +74,10 @@ commit(struct enq *q)
 static int
 idle(void *arg)
 {
-	return commit(arg);
+	struct enq *q = arg;
+
+	cmd_progress_add(&q->prog, 0);
+	return commit(q);
 }
 
 static int
@@ -84,6 +88,7 @@ one(const char *id, void *arg)
 	bool isnew, queued;
 	int r;
 
+	cmd_progress_add(&q->prog, 1);
 	if (q->redrive) {
 		r = risk_redrive(q->db, id, risk_now_ms(), q->max_redrives,
 		    err);
@@ -194,6 +199,7 @@ main(int argc, char *argv[])
 
 	cmd_env(&dbo);
 	q.db = cmd_open(&dbo);
+	cmd_progress_init(&q.prog, "IDs");
 	if (q.redrive && argc == 0)
 		redrive_all(&q);
 	else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
@@ -201,6 +207,7 @@ main(int argc, char *argv[])
 		cmd_worse(&q.status, RISK_EXIT_ERROR);
 	}
 	commit(&q);
+	cmd_progress_end(&q.prog);
 	risk_db_close(q.db);
 	if (q.redrive)
 		cmd_info("%ld redriven", q.redriven);

@@ -50,6 +50,7 @@ struct load {
 	int64_t fetched_at;	/* ms */
 	int batch, pending;
 	long loaded, older, failed;
+	struct cmd_progress prog;	/* lines read */
 	char *line;		/* MAX_LINE + 1 bytes */
 };
 
@@ -133,6 +134,7 @@ load(struct load *l, FILE *fp, const char *name)
 
 	while ((len = next_line(fp, l->line, &nul)) != -1) {
 		lineno++;
+		cmd_progress_add(&l->prog, 1);
 		if (len == -2 || nul) {
 			cmd_err("%s:%ld: %s", name, lineno, len == -2 ?
 			    "line longer than 1 MiB" : "line holds a NUL byte");
@@ -235,6 +237,7 @@ main(int argc, char *argv[])
 	 * 2 MiB halves the time to load over a million records. */
 	if (risk_db_exec(l.db, "PRAGMA cache_size=-65536", err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	cmd_progress_init(&l.prog, "lines");
 	if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0)) {
 		load(&l, stdin, "standard input");
 	} else {
@@ -254,6 +257,7 @@ main(int argc, char *argv[])
 		}
 	}
 	commit(&l);
+	cmd_progress_end(&l.prog);
 	risk_db_close(l.db);
 	risk_map_free(l.map);
 	free(l.line);

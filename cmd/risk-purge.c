@@ -48,6 +48,7 @@ enum form { NONE, IDS, LIST, JSON };
 struct purge {
 	enum form form;
 	int status;
+	struct cmd_progress prog;	/* rows removed */
 };
 
 static void
@@ -76,6 +77,7 @@ record(const struct risk_record *rec, void *arg)
 	struct purge *p = arg;
 	char when[32];
 
+	cmd_progress_add(&p->prog, 1);
 	switch (p->form) {
 	case NONE:
 		return 0;
@@ -106,6 +108,7 @@ dead(const struct risk_dead *d, void *arg)
 	struct purge *p = arg;
 	char err[RISK_ERRLEN];
 
+	cmd_progress_add(&p->prog, 1);
 	switch (p->form) {
 	case NONE:
 		return 0;
@@ -120,6 +123,13 @@ dead(const struct risk_dead *d, void *arg)
 		break;
 	}
 	return ferror(stdout) ? flush(arg) : 0;
+}
+
+/* VACUUM goes on: the clock on the progress line moves. */
+static void
+tick(void *arg)
+{
+	cmd_progress_add(arg, 0);
 }
 
 /* A library error: message, and the status it maps to. */
@@ -198,6 +208,7 @@ main(int argc, char *argv[])
 	cmd_env(&dbo);
 	dbo.readonly = p.dry_run;	/* a dry run makes no database either */
 	db = cmd_open(&dbo);
+	cmd_progress_init(&pu.prog, p.dry_run ? "to remove" : "removed");
 	now = risk_now_ms();
 	p.before_ms = now - older;
 	if (dead_mode)
@@ -211,9 +222,12 @@ main(int argc, char *argv[])
 		if ((r = risk_purge_log(db, &p, &nlog, &nrun, err)) != RISK_OK)
 			st = failed(r, err);
 	}
-	if (st == RISK_EXIT_OK && vacuum && !p.dry_run &&
-	    (r = risk_vacuum(db, err)) != RISK_OK)
-		st = failed(r, err);
+	if (st == RISK_EXIT_OK && vacuum && !p.dry_run) {
+		cmd_progress_phase(&pu.prog, "vacuuming");
+		if ((r = risk_vacuum(db, tick, &pu.prog, err)) != RISK_OK)
+			st = failed(r, err);
+	}
+	cmd_progress_end(&pu.prog);
 	risk_db_close(db);
 	cmd_info("%s %ld %s, %ld log rows, %ld drain summaries%s",
 	    p.dry_run ? "would remove" : "removed", n,

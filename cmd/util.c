@@ -41,6 +41,7 @@ vmsg(const char *fmt, va_list ap)
 	n = vsnprintf(buf, sizeof buf, fmt, ap);
 	if (n < 0)
 		return;
+	cmd_progress_clear();
 	/* one write: lines from concurrent processes do not interleave */
 	fprintf(stderr, "%s: %s\n", progname, buf);
 }

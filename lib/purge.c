@@ -287,15 +287,34 @@ risk_purge_log(struct risk_db *db, const struct risk_purge *p, long *nlog,
 	    sql_run_count, nrun, err);
 }
 
-int
-risk_vacuum(struct risk_db *db, char *err)
+struct vacuum_tick {
+	void (*tick)(void *);
+	void *arg;
+};
+
+static int
+vacuum_tick(void *arg)
 {
+	struct vacuum_tick *t = arg;
+
+	t->tick(t->arg);
+	return 0;
+}
+
+int
+risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
+    char *err)
+{
+	struct vacuum_tick t = { tick, arg };
 	int rc;
 
 	if (db->txn)
 		return risk_seterr(err, RISK_EINVAL,
 		    "cannot vacuum inside a transaction");
+	if (tick != NULL)
+		sqlite3_progress_handler(db->h, 100000, vacuum_tick, &t);
 	rc = sqlite3_exec(db->h, "VACUUM main", NULL, NULL, NULL);
+	sqlite3_progress_handler(db->h, 0, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db->h, "PRAGMA main.wal_checkpoint(TRUNCATE)",
 		    NULL, NULL, NULL);

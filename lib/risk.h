@@ -287,8 +287,10 @@ int risk_purge_dead(struct risk_db *db, const struct risk_purge *p,
 /* Fetch-log rows and drain summaries written before the cutoff. */
 int risk_purge_log(struct risk_db *db, const struct risk_purge *p,
     long *nlog, long *nrun, char *err);
-/* Give free pages back to the file system (VACUUM, WAL truncated). */
-int risk_vacuum(struct risk_db *db, char *err);
+/* Give free pages back to the file system (VACUUM, WAL truncated);
+ * tick(arg), if not NULL, is called now and then while it runs. */
+int risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
+    char *err);
 /* One dead letter as a line: tab-separated, or a JSON object. */
 int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
     char *err);

@@ -211,7 +211,7 @@ test_purge_dead_and_log(void **state)
 	assert_int_equal(nrun, 1);
 	assert_int_equal(risk_purge_log(db, &p, &n, &nrun, err), RISK_OK);
 	assert_int_equal(n + nrun, 0);
-	assert_int_equal(risk_vacuum(db, err), RISK_OK);
+	assert_int_equal(risk_vacuum(db, NULL, NULL, err), RISK_OK);
 	risk_db_close(db);
 }
 
