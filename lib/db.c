@@ -14,6 +14,13 @@
  *   records.  SQL names tables unqualified; only DDL names the schema.
  *   Work spanning both files is ordered so that a crash between the two
  *   commits leaves a company in both places, never in neither.
+ * - A queue file of its own may be written by the web user, so it is
+ *   hostile ground: at open its sqlite_schema must hold exactly what
+ *   risk makes (no trigger, view, table or index besides, none changed),
+ *   and for as long as the connection lives an authorizer refuses every
+ *   statement that would run code from a trigger or view in it (one
+ *   planted after the open).  trusted_schema=off and defensive=on stay
+ *   on beneath, for what neither check sees.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,6 +103,10 @@ static const char schema_queue[] =
     "CREATE INDEX IF NOT EXISTS %s.queue_lease ON queue(due)"
     "  WHERE token IS NOT NULL;";
 
+/* A schema, one row per object; sql may be NULL (automatic indexes). */
+static const char sql_schema_rows[] =
+    "SELECT type, name, tbl_name, sql FROM %s.sqlite_schema ORDER BY name";
+
 int
 risk__dberr(struct risk_db *db, int rc, char *err, const char *what)
 {
@@ -136,6 +147,12 @@ risk__dberr(struct risk_db *db, int rc, char *err, const char *what)
 	case SQLITE_CORRUPT:
 		return risk_seterr(err, RISK_EDB,
 		    "%s: database is corrupt", what);
+	case SQLITE_AUTH:	/* the authorizer: see check_queue_schema */
+		return risk_seterr(err, RISK_EDB, "%s: refused: the queue "
+		    "file holds a trigger or view that risk did not make "
+		    "(someone who may write the file added it; to repair, "
+		    "see THREAT MODEL in risk(7))", db != NULL ? db->qpath :
+		    what);
 	case SQLITE_NOMEM:
 		return risk_seterr(err, RISK_ENOMEM, "%s: out of memory", what);
 	default:
@@ -436,6 +453,168 @@ fail:
 	return r;
 }
 
+#define SCHEMA_MAX_OBJECTS 8
+
+/* One schema object as four strings ("" for NULL). */
+struct schema_row {
+	char *col[4];
+};
+
+static void
+rows_free(struct schema_row *rows, int n)
+{
+	int i, c;
+
+	for (i = 0; i < n; i++)
+		for (c = 0; c < 4; c++)
+			sqlite3_free(rows[i].col[c]);
+}
+
+/* Up to max rows of sql_schema_rows from connection h; *n how many,
+ * *more whether there were others. */
+static int
+rows_read(sqlite3 *h, const char *schema, struct schema_row *rows, int max,
+    int *n, bool *more)
+{
+	sqlite3_stmt *st;
+	char *sql;
+	int rc, c;
+
+	*n = 0;
+	*more = false;
+	if ((sql = sqlite3_mprintf(sql_schema_rows, schema)) == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			*more = true;
+			break;
+		}
+		for (c = 0; c < 4; c++) {
+			const unsigned char *t = sqlite3_column_text(st, c);
+
+			rows[*n].col[c] = sqlite3_mprintf("%.*s",
+			    sqlite3_column_bytes(st, c), t != NULL ?
+			    (const char *)t : "");
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static bool
+row_in(const struct schema_row *r, const struct schema_row *set, int n)
+{
+	int i, c;
+
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < 4; c++)
+			if (r->col[c] == NULL || set[i].col[c] == NULL ||
+			    strcmp(r->col[c], set[i].col[c]) != 0)
+				break;
+		if (c == 4)
+			return true;
+	}
+	return false;
+}
+
+/* The queue's objects as risk makes them, from the same DDL in memory. */
+static int
+expected_queue(struct schema_row *rows, int *n)
+{
+	sqlite3 *h;
+	char *sql;
+	bool more;
+	int rc;
+
+	*n = 0;
+	if ((rc = sqlite3_open_v2(":memory:", &h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL)) != SQLITE_OK) {
+		sqlite3_close(h);
+		return rc;
+	}
+	sql = sqlite3_mprintf(schema_queue, "main", "main", "main");
+	rc = sql == NULL ? SQLITE_NOMEM : sqlite3_exec(h, sql, NULL, NULL,
+	    NULL);
+	sqlite3_free(sql);
+	if (rc == SQLITE_OK)
+		rc = rows_read(h, "main", rows, SCHEMA_MAX_OBJECTS, n, &more);
+	sqlite3_close(h);
+	return rc;
+}
+
+/*
+ * Refuse a queue file whose schema is not exactly what risk makes: a
+ * trigger there would run inside the owner's drainer.  It is compared
+ * with the same DDL run in memory, so a schema change (a migration) must
+ * leave a file's sqlite_schema as a new file has it, or be taught here.
+ * How to repair a refused file is in risk.7, THREAT MODEL.
+ */
+static int
+check_queue_schema(struct risk_db *db, char *err)
+{
+	struct schema_row want[SCHEMA_MAX_OBJECTS], have[SCHEMA_MAX_OBJECTS];
+	const struct schema_row *bad = NULL;
+	char type[32], name[72];
+	int nwant = 0, nhave = 0, rc, i;
+	bool more, missing = false;
+
+	if ((rc = expected_queue(want, &nwant)) != SQLITE_OK ||
+	    (rc = rows_read(db->h, "q", have, SCHEMA_MAX_OBJECTS, &nhave,
+	    &more)) != SQLITE_OK) {
+		rows_free(want, nwant);
+		rows_free(have, nhave);
+		return risk__dberr(db, rc, err, db->qpath);
+	}
+	for (i = 0; i < nhave && bad == NULL; i++)
+		if (!row_in(&have[i], want, nwant))
+			bad = &have[i];
+	for (i = 0; i < nwant && bad == NULL; i++)
+		if (!row_in(&want[i], have, nhave))
+			bad = &want[i], missing = true;
+	if (bad != NULL) {
+		risk__printable((const unsigned char *)bad->col[0],
+		    strlen(bad->col[0]), type, sizeof type);
+		risk__printable((const unsigned char *)bad->col[1],
+		    strlen(bad->col[1]), name, sizeof name);
+	}
+	rows_free(want, nwant);
+	rows_free(have, nhave);
+	if (bad != NULL)
+		return risk_seterr(err, RISK_EDB, "%s: refused: the queue "
+		    "file's %s \"%s\" %s (someone who may write the file "
+		    "changed it; to repair, see THREAT MODEL in risk(7))",
+		    db->qpath, type, name, missing ? "is missing" :
+		    "was not made by risk");
+	if (more)
+		return risk_seterr(err, RISK_EDB, "%s: refused: the queue "
+		    "file holds objects risk did not make (someone who may "
+		    "write the file added them; to repair, see THREAT MODEL "
+		    "in risk(7))", db->qpath);
+	return RISK_OK;
+}
+
+/*
+ * The authorizer of a split connection: no statement may run code that a
+ * trigger or view in the queue file carries.  risk makes none there, so
+ * any is hostile, even one planted while this connection is open.
+ */
+static int
+authorize(void *arg, int action, const char *a3, const char *a4,
+    const char *schema, const char *inner)
+{
+	(void)arg;
+	(void)action;
+	(void)a3;
+	(void)a4;
+	return inner != NULL && schema != NULL && strcmp(schema, "q") == 0 ?
+	    SQLITE_DENY : SQLITE_OK;
+}
+
 static int
 open_file(struct risk_db *db, const char *path, char *err)
 {
@@ -536,6 +715,9 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 		if ((r = prepare_schema(db, "q", false, true, db->qpath,
 		    err)) != RISK_OK)
 			goto fail;
+		if ((r = check_queue_schema(db, err)) != RISK_OK)
+			goto fail;
+		sqlite3_set_authorizer(db->h, authorize, NULL);
 	} else if ((r = prepare_schema(db, "main", true, true, db->path,
 	    err)) != RISK_OK) {
 		goto fail;

@@ -75,6 +75,12 @@ int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
 
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
+/*
+ * Printable ASCII from n bytes of hostile text, cut to fit sz with a final
+ * '?' when cut; every other byte becomes '?'.  What was not a valid ID
+ * never comes out as one.
+ */
+void risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz);
 void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
 /*
  * queue.c: one queue row as read from the file, checked column by column

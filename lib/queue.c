@@ -209,8 +209,8 @@ risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz)
  * becomes '?'.  The result of anything that is not a valid ID is never
  * a valid ID, so it cannot name a real company.
  */
-static void
-printable(const unsigned char *s, size_t n, char *buf, size_t sz)
+void
+risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz)
 {
 	size_t i, max = sz - 1;
 
@@ -239,12 +239,13 @@ risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 	int n;
 
 	memset(e, 0, sizeof *e);
-	printable(last_error, errlen, le, sizeof le);
+	risk__printable(last_error, errlen, le, sizeof le);
 	nul = id != NULL && memchr(id, '\0', idlen) != NULL;
 	if (id == NULL || idtype != SQLITE_TEXT || idlen == 0)
-		printable((const unsigned char *)"?", 1, e->id, sizeof e->id);
+		risk__printable((const unsigned char *)"?", 1, e->id,
+		    sizeof e->id);
 	else
-		printable(id, idlen, e->id, sizeof e->id);
+		risk__printable(id, idlen, e->id, sizeof e->id);
 	e->attempts = clamp(attempts, 0, INT_MAX - 1) + 1;
 	e->redrives = clamp(redrives, 0, RISK_REDRIVES_MAX);
 	e->buried = RISK_BURY_DEAD;
