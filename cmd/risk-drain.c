@@ -23,6 +23,8 @@
 #include "cmd.h"
 
 #define MAX_SLOTS RISK_FETCH_MAX_SLOTS
+#define CAPFULL_MS 100		/* others hold the cap: look again then */
+#define SOON_MS 1000		/* a retry due this soon is waited for */
 
 enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_LEASE,
 	OPT_MAX_ATTEMPTS, OPT_MAX_TIME };
@@ -41,12 +43,19 @@ static const struct cmd_option options[] = {
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
-/* A finished request waiting to be settled in the next transaction. */
-struct done {
-	struct risk_entry *e;
-	const char *result;	/* how it was settled, for the log and -v */
+/*
+ * One fetch slot: the entry this process holds a lease on, and once its
+ * request finished, the answer waiting to be settled in the next
+ * transaction.  Slots are addressed by index; the fetcher's udata is
+ * the slot itself.
+ */
+struct slot {
+	bool used;		/* holds a claimed entry */
+	bool done;		/* its request finished: settle it next */
+	struct risk_entry e;
 	enum risk_fetch_outcome outcome;
-	bool aborted;
+	enum risk_fail_class fail;
+	enum risk_outcome result;	/* how it was settled */
 	bool mapped;		/* rec holds the mapped answer */
 	struct risk_record rec;
 	long http;
@@ -58,13 +67,12 @@ struct drain {
 	struct risk_db *db;
 	struct risk_fetcher *f;
 	struct risk_mapper *map;
-	struct risk_entry slot[MAX_SLOTS];
-	bool used[MAX_SLOTS];
-	struct done done[MAX_SLOTS];
-	int ndone;
+	struct slot slot[MAX_SLOTS];
+	int ndone;		/* slots done, waiting to be settled */
 	int concurrency, max_attempts, breaker;
 	int64_t timeout, lease, backoff, deadline;
-	int fails_in_row;	/* connection errors and 5xx, for the breaker */
+	int fails_in_row;	/* the service's failures, for the breaker */
+	int tripcount;		/* fails_in_row when the breaker tripped */
 	bool tripped;
 	char tripreason[256];
 	struct risk_run run;
@@ -93,56 +101,63 @@ onsignal(int sig)
 	stopping = 1;
 }
 
-/* Called by the fetcher for each finished transfer: map, then queue the
- * outcome for the next transaction.  The body is valid only here. */
+/* Called by the fetcher for each finished transfer: map, then leave
+ * the answer in its slot for the next transaction.  The body is valid
+ * only here. */
 static void
 finished(const struct risk_fetch_result *r, void *arg)
 {
 	struct drain *d = arg;
-	struct done *x = &d->done[d->ndone++];
+	struct slot *x = r->udata;
 	char err[RISK_ERRLEN];
+	int m;
 
-	memset(x, 0, sizeof *x);
-	x->e = r->udata;
+	x->done = true;
+	d->ndone++;
 	x->outcome = r->outcome;
+	x->fail = r->fail_class;
 	x->http = r->http_status;
 	x->ms = r->elapsed_ms;
 	x->retry_after = r->retry_after_ms;
-	x->aborted = r->outcome == RISK_FETCH_RETRY && r->http_status == 0 &&
-	    strcmp(r->reason, "aborted") == 0;
+	x->mapped = false;
 	snprintf(x->reason, sizeof x->reason, "%s", r->reason);
-	snprintf(x->rec.id, sizeof x->rec.id, "%s", x->e->id);
+	memset(&x->rec, 0, sizeof x->rec);
+	snprintf(x->rec.id, sizeof x->rec.id, "%s", x->e.id);
 	x->rec.fetched_at = risk_now_ms() - r->elapsed_ms;
 	if (r->outcome == RISK_FETCH_OK) {
-		if (risk_mapper_apply(d->map, r->body, r->body_len, &x->rec,
-		    err) == RISK_OK) {
+		if ((m = risk_mapper_apply(d->map, r->body, r->body_len,
+		    &x->rec, err)) == RISK_OK) {
 			x->mapped = true;
 		} else {
 			x->outcome = RISK_FETCH_RETRY;
+			/* a page that is not JSON at all (maintenance) is
+			 * the service's; JSON without a record, the company's */
+			x->fail = m == RISK_ENOTJSON ? RISK_FAIL_DOWN :
+			    RISK_FAIL_COMPANY;
 			snprintf(x->reason, sizeof x->reason, "%.255s", err);
 		}
 	}
 	/* the breaker counts only signs that the service itself is down */
-	if (x->outcome == RISK_FETCH_RETRY && !x->aborted &&
-	    (x->http == 0 || x->http >= 500)) {
+	if (x->outcome == RISK_FETCH_RETRY && (x->http == 0 || x->http >= 500)) {
 		if (++d->fails_in_row >= d->breaker && d->breaker > 0 &&
 		    !d->tripped) {
 			d->tripped = true;
+			d->tripcount = d->fails_in_row;
 			snprintf(d->tripreason, sizeof d->tripreason, "%s",
 			    x->reason);
 		}
-	} else if (x->outcome != RISK_FETCH_RETRY) {
+	} else if (x->outcome == RISK_FETCH_OK ||
+	    x->outcome == RISK_FETCH_NOT_FOUND) {
 		d->fails_in_row = 0;
 	}
 }
 
 static void
-logrow(struct drain *d, struct done *x, const char *outcome,
-    const char *reason)
+logrow(struct drain *d, struct slot *x)
 {
-	struct risk_log_entry l = { .at = risk_now_ms(), .id = x->e->id,
-	    .outcome = outcome, .http = x->http, .ms = x->ms,
-	    .reason = reason };
+	struct risk_log_entry l = { .at = risk_now_ms(), .id = x->e.id,
+	    .outcome = x->result, .http = x->http, .ms = x->ms,
+	    .reason = x->reason[0] != '\0' ? x->reason : NULL };
 	char err[RISK_ERRLEN];
 
 	/* the log is a record of what happened, not part of it */
@@ -152,58 +167,63 @@ logrow(struct drain *d, struct done *x, const char *outcome,
 
 /* Settle one finished request; a lost lease changes nothing. */
 static int
-settle(struct drain *d, struct done *x, char *err)
+settle(struct drain *d, struct slot *x, char *err)
 {
 	bool dead;
 	int r;
 
-	if (x->aborted) {
-		x->result = "released";
+	if (x->outcome == RISK_FETCH_ABORTED) {
+		x->result = RISK_OUT_RELEASED;
 		snprintf(x->reason, sizeof x->reason, "stopped by signal");
-		r = risk_release(d->db, x->e, err);
+		r = risk_release(d->db, &x->e, err);
 	} else if (x->outcome == RISK_FETCH_RETRY) {
-		r = risk_fail(d->db, x->e, x->reason, risk_now_ms(),
+		r = risk_fail(d->db, &x->e, x->reason, risk_now_ms(),
 		    d->backoff, x->retry_after, d->max_attempts, &dead, err);
-		x->result = dead ? "dead" : "retry";
+		x->result = dead ? RISK_OUT_DEAD : RISK_OUT_RETRY;
 	} else {
 		/* ack first: a lease lost to another drainer stores nothing */
-		if ((r = risk_ack(d->db, x->e, err)) == RISK_OK) {
-			x->rec.found = x->outcome != RISK_FETCH_NOT_FOUND;
+		x->rec.found = x->outcome != RISK_FETCH_NOT_FOUND;
+		if ((r = risk_ack(d->db, &x->e, err)) == RISK_OK)
 			r = risk_record_put(d->db, &x->rec, NULL, err);
-		}
-		x->result = x->rec.found ? "stored" : "not_found";
+		x->result = x->rec.found ? RISK_OUT_STORED :
+		    RISK_OUT_NOT_FOUND;
 		x->reason[0] = '\0';
 	}
 	if (r == RISK_ELOST) {
 		cmd_warn("%s", err);
-		x->result = "lost";
+		x->result = RISK_OUT_LOST;
 		snprintf(x->reason, sizeof x->reason, "lease lost");
 		r = RISK_OK;
 	}
 	if (r == RISK_OK)
-		logrow(d, x, x->result, x->reason[0] != '\0' ? x->reason :
-		    NULL);
+		logrow(d, x);
 	return r;
 }
 
 /* After the commit: count what was settled. */
 static void
-count(struct drain *d, const struct done *x)
+count(struct drain *d, const struct slot *x)
 {
-	const char *s = x->result;
-
-	if (strcmp(s, "stored") == 0)
+	switch (x->result) {
+	case RISK_OUT_STORED:
 		d->run.stored++;
-	else if (strcmp(s, "not_found") == 0)
+		break;
+	case RISK_OUT_NOT_FOUND:
 		d->run.not_found++;
-	else if (strcmp(s, "retry") == 0)
+		break;
+	case RISK_OUT_RETRY:
 		d->run.retried++;
-	else if (strcmp(s, "released") == 0)
+		break;
+	case RISK_OUT_RELEASED:
 		d->run.released++;
-	else if (strcmp(s, "dead") == 0) {
+		break;
+	case RISK_OUT_DEAD:
 		d->run.dead++;
-		cmd_info("%s: dead-lettered after %d attempts: %s", x->e->id,
-		    x->e->attempts, x->reason);
+		cmd_info("%s: dead-lettered after %d attempt%s: %s", x->e.id,
+		    x->e.attempts, x->e.attempts == 1 ? "" : "s", x->reason);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -215,46 +235,56 @@ may_claim(struct drain *d, int64_t now)
 
 /*
  * One write transaction: settle what finished, then claim as many
- * entries as there are free slots.  *claimed is how many were claimed;
- * *capfull says none could be because other drainers hold the cap.
+ * entries as there are free slots.  *claimed is how many were claimed.
+ * When none could be, *wait_ms says how long to wait before trying
+ * again (other drainers hold the cap, or an entry is due within
+ * SOON_MS), or 0 when nothing is due soon.  The claim reads the clock
+ * after settling, so a retry that settling made due is visible to it.
  */
 static int
-tick(struct drain *d, int *claimed, bool *capfull, char *err)
+tick(struct drain *d, int *claimed, int64_t *wait_ms, char *err)
 {
 	struct risk_entry got[MAX_SLOTS];
 	int i, j, n = 0, r, want, leased;
-	int64_t now;
+	int64_t now, next;
 
 	*claimed = 0;
-	*capfull = false;
-	now = risk_now_ms();
-	want = may_claim(d, now) ? risk_fetcher_slots(d->f) : 0;
+	*wait_ms = 0;
+	want = may_claim(d, risk_now_ms()) ? risk_fetcher_slots(d->f) : 0;
 	if (d->ndone == 0 && want == 0)
 		return RISK_OK;
 	if ((r = risk_db_begin(d->db, err)) != RISK_OK)
 		return r;
-	for (i = 0; i < d->ndone; i++)
-		if ((r = settle(d, &d->done[i], err)) != RISK_OK)
+	for (i = 0; i < d->concurrency && d->ndone > 0; i++)
+		if (d->slot[i].done &&
+		    (r = settle(d, &d->slot[i], err)) != RISK_OK)
 			goto fail;
+	now = risk_now_ms();
 	if (want > 0) {
 		if ((r = risk_claim(d->db, now, d->lease, want, d->concurrency,
 		    d->max_attempts, got, &n, err)) != RISK_OK)
 			goto fail;
 		if (n == 0) {
 			if ((r = risk_queue_leased(d->db, now, &leased, err)) !=
-			    RISK_OK)
+			    RISK_OK || (r = risk_queue_next_due(d->db, &next,
+			    err)) != RISK_OK)
 				goto fail;
-			*capfull = leased >= d->concurrency;
+			if (leased >= d->concurrency)
+				*wait_ms = CAPFULL_MS;
+			else if (next - now <= SOON_MS)
+				*wait_ms = next > now ? next - now : 1;
 		}
 	}
 	if ((r = risk_db_commit(d->db, err)) != RISK_OK)
 		goto undo;
 	/* settled: count them and free their slots */
-	for (i = 0; i < d->ndone; i++) {
-		count(d, &d->done[i]);
-		d->used[d->done[i].e - d->slot] = false;
+	for (i = 0; i < d->concurrency && d->ndone > 0; i++) {
+		if (!d->slot[i].done)
+			continue;
+		count(d, &d->slot[i]);
+		d->slot[i].done = d->slot[i].used = false;
+		d->ndone--;
 	}
-	d->ndone = 0;
 	for (i = 0, j = 0; i < n; i++) {
 		if (got[i].buried == RISK_BURY_DEAD) {
 			d->run.dead++;
@@ -267,14 +297,14 @@ tick(struct drain *d, int *claimed, bool *capfull, char *err)
 			    got[i].last_error);
 			continue;
 		}
-		while (d->used[j])
+		while (d->slot[j].used)
 			j++;
-		d->slot[j] = got[i];
-		d->used[j] = true;
-		if ((r = risk_fetcher_add(d->f, d->slot[j].id, &d->slot[j],
+		d->slot[j].e = got[i];
+		d->slot[j].used = true;
+		if ((r = risk_fetcher_add(d->f, d->slot[j].e.id, &d->slot[j],
 		    err)) != RISK_OK) {
 			/* cannot happen with a free slot; the lease runs out */
-			d->used[j] = false;
+			d->slot[j].used = false;
 			return r;
 		}
 	}
@@ -307,14 +337,15 @@ drain(struct drain *d)
 {
 	char err[RISK_ERRLEN];
 	int claimed, r, fails = 0;
-	bool capfull, aborted = false;
+	int64_t wait;
+	bool aborted = false;
 
 	for (;;) {
 		if (stopping && !aborted && risk_fetcher_busy(d->f) > 0) {
 			risk_fetcher_abort(d->f, finished, d);
 			aborted = true;
 		}
-		r = tick(d, &claimed, &capfull, err);
+		r = tick(d, &claimed, &wait, err);
 		if (r == RISK_EBUSY && ++fails < 3) {
 			cmd_warn("%s; trying again", err);
 			continue;	/* results stay pending */
@@ -329,10 +360,10 @@ drain(struct drain *d)
 		if (risk_fetcher_busy(d->f) == 0 && d->ndone == 0) {
 			if (!may_claim(d, risk_now_ms()))
 				break;
-			if (claimed == 0 && !capfull)
-				break;		/* nothing due */
-			if (claimed == 0) {	/* others hold the cap */
-				usleep(100 * 1000);
+			if (claimed == 0 && wait == 0)
+				break;		/* nothing due soon */
+			if (claimed == 0) {	/* the cap, or a retry soon */
+				usleep((useconds_t)wait * 1000);
 				continue;
 			}
 		}
@@ -344,7 +375,7 @@ drain(struct drain *d)
 	progress(d, true);
 	if (d->tripped) {
 		cmd_err("%s: legacy service looks down (%d failures in a row, "
-		    "last: %s); stopping early", "source", d->fails_in_row,
+		    "last: %s); stopping early", "source", d->tripcount,
 		    d->tripreason);
 		return RISK_EXIT_TEMPFAIL;
 	}

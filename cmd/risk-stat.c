@@ -111,7 +111,7 @@ table(FILE *fp, const struct risk_stat *s)
 	fprintf(fp, "%-26s", "fetches in the last hour");
 	for (i = 0; i < RISK_NOUTCOME; i++)
 		fprintf(fp, "%s%ld %s", i > 0 ? ", " : "", s->outcome[i],
-		    risk_outcome_name[i]);
+		    risk_outcome_str(i));
 	if (s->outcome_other > 0)
 		fprintf(fp, ", %ld other", s->outcome_other);
 	fputc('\n', fp);
@@ -146,7 +146,7 @@ json(FILE *fp, const struct risk_stat *s, int64_t now)
 	}
 	fputs(",\"fetches_last_hour\":{", fp);
 	for (i = 0; i < RISK_NOUTCOME; i++)
-		fprintf(fp, "\"%s\":%ld,", risk_outcome_name[i],
+		fprintf(fp, "\"%s\":%ld,", risk_outcome_str(i),
 		    s->outcome[i]);
 	fprintf(fp, "\"other\":%ld,\"seconds\":%.3f}}\n", s->outcome_other,
 	    (double)s->fetch_ms / 1000);
@@ -186,7 +186,7 @@ prometheus(FILE *fp, const struct risk_stat *s, int64_t now)
 	    "Requests to the legacy service in the last hour, by outcome.");
 	for (i = 0; i < RISK_NOUTCOME; i++)
 		fprintf(fp, "risk_fetch_attempts_last_hour{outcome=\"%s\"} "
-		    "%ld\n", risk_outcome_name[i], s->outcome[i]);
+		    "%ld\n", risk_outcome_str(i), s->outcome[i]);
 	if (s->outcome_other > 0)
 		fprintf(fp, "risk_fetch_attempts_last_hour{outcome=\"other\"} "
 		    "%ld\n", s->outcome_other);

@@ -650,6 +650,25 @@ fail_reason(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 	}
 }
 
+/*
+ * The SPEC's table of whose failure an HTTP answer is.  A redirect, or a
+ * status no legacy service should send (1xx, 2xx other than 200), says
+ * nothing about one company: the source URL or the service is wrong.
+ */
+static enum risk_fail_class
+classify(long code, bool retry_after)
+{
+	if (code == 200 || code == 404)
+		return RISK_FAIL_NONE;
+	if (code == 401 || code == 407)
+		return RISK_FAIL_CREDENTIALS;
+	if (code == 429 || (code == 503 && retry_after))
+		return RISK_FAIL_THROTTLED;
+	if (code == 408 || code >= 500 || code < 400)
+		return RISK_FAIL_DOWN;
+	return RISK_FAIL_COMPANY;	/* 400, 410, 422 and other 4xx */
+}
+
 static void
 result(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 {
@@ -659,6 +678,7 @@ result(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 	r->id = s->id;
 	r->udata = s->udata;
 	r->outcome = RISK_FETCH_RETRY;
+	r->fail_class = RISK_FAIL_DOWN;
 	r->retry_after_ms = 0;
 	r->elapsed_ms = mono_ms() - s->start_ms;
 	r->reason[0] = '\0';
@@ -672,12 +692,12 @@ result(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 		s->buf[s->len] = '\0';
 	if (rc != CURLE_OK) {
 		fail_reason(s, rc, r);
+		/* a body over the cap is this company's answer; the rest
+		 * (no connection, timeouts, resets) is the service's */
+		if (s->toobig || rc == CURLE_FILESIZE_EXCEEDED)
+			r->fail_class = RISK_FAIL_COMPANY;
 		return;
 	}
-	if (code == 200)
-		r->outcome = RISK_FETCH_OK;
-	else if (code == 404)
-		r->outcome = RISK_FETCH_NOT_FOUND;
 	if (code >= 300 && code < 400)
 		set_reason(r, "redirect not followed (HTTP %ld)", code);
 	else
@@ -687,6 +707,11 @@ result(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 	    ra > 0)
 		r->retry_after_ms = (int64_t)(ra < RETRY_AFTER_MAX_S ? ra
 		    : RETRY_AFTER_MAX_S) * 1000;
+	r->fail_class = classify(code, r->retry_after_ms > 0);
+	if (code == 200)
+		r->outcome = RISK_FETCH_OK;
+	else if (code == 404)
+		r->outcome = RISK_FETCH_NOT_FOUND;
 }
 
 /* Report a slot that left the multi handle, and free it. */
@@ -768,7 +793,8 @@ risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg)
 		memset(&r, 0, sizeof r);
 		r.id = s->id;
 		r.udata = s->udata;
-		r.outcome = RISK_FETCH_RETRY;
+		r.outcome = RISK_FETCH_ABORTED;
+		r.fail_class = RISK_FAIL_NONE;
 		r.body = "";
 		r.elapsed_ms = mono_ms() - s->start_ms;
 		set_reason(&r, "aborted");

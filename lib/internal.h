@@ -17,6 +17,7 @@ enum risk_stmt {
 	S_ENQUEUE,
 	S_DEAD_HAS,
 	S_LEASED,
+	S_NEXT_DUE,
 	S_CLAIM_PICK,
 	S_CLAIM_TAKE,
 	S_ACK,

@@ -603,11 +603,13 @@ parse(const char *body, size_t len, jv *out, char *err)
 		return risk_seterr(err, RISK_EJQ, "body too large");
 	/* not JSON (RFC 8259), and libjq 1.6 leaks on some such input */
 	if (memchr(body, '\0', len) != NULL)
-		return risk_seterr(err, RISK_EJQ,
+		return risk_seterr(err, RISK_ENOTJSON,
 		    "body is not JSON: it holds a NUL byte");
 	v = jv_parse_sized(body, (int)len);
-	if (!jv_is_valid(v))
-		return invalid(v, "body is not JSON", err);
+	if (!jv_is_valid(v)) {
+		invalid(v, "body is not JSON", err);
+		return RISK_ENOTJSON;	/* a maintenance page: the service's */
+	}
 	*out = v;
 	return RISK_OK;
 }

@@ -5,6 +5,8 @@
  * as the outcome they describe, so the log never claims what did not
  * happen.  risk-purge trims them; nothing else deletes.
  */
+#include <string.h>
+
 #include "internal.h"
 
 static const char sql_log[] =
@@ -14,6 +16,27 @@ static const char sql_run[] =
     "INSERT INTO main.drain_run (started_at, ended_at, claimed, stored,"
     " not_found, retried, dead, released, exit_status)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+static const char *const outcome_name[RISK_NOUTCOME] = {
+	"stored", "not_found", "retry", "dead", "lost", "released"
+};
+
+const char *
+risk_outcome_str(enum risk_outcome o)
+{
+	return o >= 0 && o < RISK_NOUTCOME ? outcome_name[o] : "other";
+}
+
+enum risk_outcome
+risk_outcome_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name != NULL && i < RISK_NOUTCOME; i++)
+		if (strcmp(name, outcome_name[i]) == 0)
+			return (enum risk_outcome)i;
+	return RISK_NOUTCOME;
+}
 
 int
 risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
@@ -25,7 +48,8 @@ risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, e->at);
 	sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, e->outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, risk_outcome_str(e->outcome), -1,
+	    SQLITE_STATIC);
 	if (e->http > 0)
 		sqlite3_bind_int64(st, 4, e->http);
 	sqlite3_bind_int64(st, 5, e->ms);

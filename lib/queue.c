@@ -44,6 +44,8 @@ static const char sql_leased[] =
     " AND due <= ?2";
 static const char sql_unforge[] =
     "UPDATE %1$s.queue SET due = ?1 WHERE token IS NOT NULL AND due > ?2";
+static const char sql_next[] =
+    "SELECT due FROM %1$s.queue WHERE token IS NULL ORDER BY due LIMIT 1";
 static const char sql_pick[] =
     "SELECT id, attempts, redrives, enqueued_at, due, last_error"
     " FROM %1$s.queue WHERE due <= ?1 ORDER BY due, id LIMIT ?2";
@@ -192,6 +194,21 @@ risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? RISK_OK : risk__dberr(db, rc, err,
 	    db->path);
+}
+
+int
+risk_queue_next_due(struct risk_db *db, int64_t *due, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__qstmt(db, S_NEXT_DUE, sql_next, err)) == NULL)
+		return RISK_EDB;
+	rc = sqlite3_step(st);
+	*due = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
+	    risk__dberr(db, rc, err, db->path);
 }
 
 /* A text column into buf, "" for NULL, cut to fit. */

@@ -42,7 +42,8 @@ enum {
 	RISK_EJQ = -8,		/* jq filter failed */
 	RISK_ENOTFOUND = -9,	/* no such entry */
 	RISK_EFULL = -10,	/* no free slot */
-	RISK_ELOST = -11	/* lease lost: another worker owns it now */
+	RISK_ELOST = -11,	/* lease lost: another worker owns it now */
+	RISK_ENOTJSON = -12	/* a body that is not JSON at all */
 };
 
 /* ---- err.c ---------------------------------------------------------- */
@@ -182,6 +183,8 @@ struct risk_entry {
  */
 int risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
     bool *isnew, bool *queued, char *err);
+/* When the next entry no worker holds is due (INT64_MAX: none). */
+int risk_queue_next_due(struct risk_db *db, int64_t *due, char *err);
 /* Leases held now and not expired, by all workers. */
 int risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err);
 /*
@@ -238,11 +241,25 @@ int risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
 
 /* ---- log.c: the fetch log and drain summaries ------------------------ */
 
+/*
+ * Outcomes of a fetch attempt.  They cross from the library to the
+ * commands as this enum; risk_outcome_str() makes the text the fetch log
+ * and the reports show ("other" for RISK_NOUTCOME).
+ */
+enum risk_outcome {
+	RISK_OUT_STORED, RISK_OUT_NOT_FOUND, RISK_OUT_RETRY, RISK_OUT_DEAD,
+	RISK_OUT_LOST, RISK_OUT_RELEASED, RISK_NOUTCOME
+};
+const char *risk_outcome_str(enum risk_outcome o);
+/* The outcome a name stands for; RISK_NOUTCOME if none. */
+enum risk_outcome risk_outcome_parse(const char *name);
+
 /* One row per fetch attempt. */
 struct risk_log_entry {
 	int64_t at;		/* ms, when the attempt ended */
 	const char *id;
-	const char *outcome;	/* stored not_found retry dead lost released */
+	enum risk_outcome outcome;	/* RISK_NOUTCOME: a name read back
+					   from the log that we do not know */
 	long http;		/* 0: no response */
 	int64_t ms;		/* how long the request took */
 	const char *reason;	/* NULL on success */
@@ -297,12 +314,6 @@ int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
 
 /* ---- stat.c: figures and the fetch log ------------------------------ */
 
-/* Outcomes of a fetch attempt, as the fetch log names them. */
-enum risk_outcome {
-	RISK_OUT_STORED, RISK_OUT_NOT_FOUND, RISK_OUT_RETRY, RISK_OUT_DEAD,
-	RISK_OUT_LOST, RISK_OUT_RELEASED, RISK_NOUTCOME
-};
-extern const char *const risk_outcome_name[RISK_NOUTCOME];
 
 struct risk_stat_opts {
 	int64_t now_ms;
@@ -402,13 +413,32 @@ struct risk_fetch_opts {
 enum risk_fetch_outcome {
 	RISK_FETCH_OK,		/* HTTP 200 (the body may be anything) */
 	RISK_FETCH_NOT_FOUND,	/* HTTP 404 */
-	RISK_FETCH_RETRY	/* anything else: try again later */
+	RISK_FETCH_RETRY,	/* anything else: try again later */
+	RISK_FETCH_ABORTED	/* stopped by risk_fetcher_abort: no answer */
+};
+
+/*
+ * Whose failure a finished transfer was (SPEC, "The legacy service's
+ * health").  Only a company's own failures move it towards the dead
+ * letters; the others are the service's, and say what every drainer
+ * should do next.  A 200 is RISK_FAIL_NONE here: whether its body maps
+ * to a record is the caller's to judge (a body that is not JSON at all,
+ * a maintenance page, is the service's; JSON that maps to no record is
+ * the company's).
+ */
+enum risk_fail_class {
+	RISK_FAIL_NONE,		/* an answer (200, 404), or aborted */
+	RISK_FAIL_COMPANY,	/* other 4xx, a body over the size cap */
+	RISK_FAIL_DOWN,		/* no connection, timeout, 408, 5xx, 3xx */
+	RISK_FAIL_THROTTLED,	/* 429, or 503 with Retry-After */
+	RISK_FAIL_CREDENTIALS	/* 401, 407 */
 };
 
 struct risk_fetch_result {
 	const char *id;
 	void *udata;			/* as given to risk_fetcher_add */
 	enum risk_fetch_outcome outcome;
+	enum risk_fail_class fail_class;	/* NONE unless RETRY */
 	long http_status;		/* 0 without a response */
 	const char *body;		/* NUL-terminated; during cb only */
 	size_t body_len;
@@ -438,7 +468,7 @@ int risk_fetcher_add(struct risk_fetcher *f, const char *id, void *udata,
  */
 int risk_fetcher_run(struct risk_fetcher *f, int wait_ms, risk_fetch_cb cb,
     void *arg, char *err);
-/* Stop every transfer in flight; cb gets RISK_FETCH_RETRY "aborted". */
+/* Stop every transfer in flight; cb gets RISK_FETCH_ABORTED. */
 void risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg);
 void risk_fetcher_free(struct risk_fetcher *f);
 

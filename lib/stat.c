@@ -17,10 +17,6 @@
 
 #include "internal.h"
 
-const char *const risk_outcome_name[RISK_NOUTCOME] = {
-	"stored", "not_found", "retry", "dead", "lost", "released"
-};
-
 static const char sql_q_total[] = "SELECT count(*) FROM %1$s.queue";
 static const char sql_q_due[] =
     "SELECT count(*), min(due) FROM %1$s.queue WHERE due <= ?1";
@@ -68,7 +64,6 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 {
 	sqlite3_stmt *st;
 	int64_t v[9];
-	const unsigned char *name;
 	int r, rc, i, leased;
 
 	if ((r = row(db, risk__qstmt(db, S_STAT_Q_TOTAL, sql_q_total, err), v,
@@ -129,11 +124,8 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, o->now_ms - o->window_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		name = sqlite3_column_text(st, 0);
-		for (i = 0; i < RISK_NOUTCOME; i++)
-			if (name != NULL && strcmp((const char *)name,
-			    risk_outcome_name[i]) == 0)
-				break;
+		i = risk_outcome_parse((const char *)sqlite3_column_text(st,
+		    0));
 		if (i < RISK_NOUTCOME)
 			s->outcome[i] += (long)sqlite3_column_int64(st, 1);
 		else
@@ -189,14 +181,13 @@ risk_log_each(struct risk_db *db, int64_t since_ms, const char *id,
 			*seq = rowid;
 		e.at = sqlite3_column_int64(st, 1);
 		e.id = (const char *)sqlite3_column_text(st, 2);
-		e.outcome = (const char *)sqlite3_column_text(st, 3);
+		e.outcome = risk_outcome_parse((const char *)
+		    sqlite3_column_text(st, 3));
 		e.http = (long)sqlite3_column_int64(st, 4);
 		e.ms = sqlite3_column_int64(st, 5);
 		e.reason = (const char *)sqlite3_column_text(st, 6);
 		if (e.id == NULL)
 			e.id = "";
-		if (e.outcome == NULL)
-			e.outcome = "";
 		if ((r = fn(rowid, &e, arg)) != 0) {
 			sqlite3_reset(st);
 			return r;
@@ -237,7 +228,7 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 		fprintf(fp, "{\"at\":\"%s\",\"id\":", at);
 		risk_json_quote(fp, e->id);
 		fputs(",\"outcome\":", fp);
-		risk_json_quote(fp, e->outcome);
+		risk_json_quote(fp, risk_outcome_str(e->outcome));
 		if (e->http > 0)
 			fprintf(fp, ",\"http\":%ld", e->http);
 		else
@@ -252,7 +243,7 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 		fprintf(fp, "%s\t", at);
 		field(fp, e->id);
 		putc_unlocked('\t', fp);
-		field(fp, e->outcome);
+		field(fp, risk_outcome_str(e->outcome));
 		if (e->http > 0)
 			fprintf(fp, "\t%ld", e->http);
 		else

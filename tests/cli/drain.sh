@@ -53,13 +53,8 @@ run risk-drain --backoff 1ms --max-attempts 3 -v
 expect_rc 0
 expect_err_re '^risk-drain: claimed [0-9]+, stored 1, not found 0, retried [0-9]+, dead [0-9]+, released 0 in [0-9.]+ s$'
 cat "$T/err" >"$T/dead.err"
-# a run ends when nothing is due *now*: retries 1-2 ms away may wait for
-# the next run, as they would for the next cron minute
-for _ in 1 2 3 4 5; do
-	[ "$(q "select count(*) from queue where id not in ('busy-b', 'slow429-c')")" = 0 ] && break
-	sleep 0.01
-	risk-drain --backoff 1ms --max-attempts 3 -v 2>>"$T/dead.err"
-done
+# retries due a moment later are waited for: one run settles them all
+expect "one run drained every retry" [ "$(q "select count(*) from queue where id not in ('busy-b', 'slow429-c')")" = 0 ]
 expect "dead-lettered with its reason" grep -q '^risk-drain: fail500-a: dead-lettered after 3 attempts: HTTP 500$' "$T/dead.err"
 run risk-get flaky2-j
 expect_rc 0
@@ -68,6 +63,13 @@ expect "Retry-After still holds back two" [ "$(q "select group_concat(id) from (
 run risk-enqueue fail500-a
 expect_rc 1
 q "delete from queue"
+
+# --- a retry due a millisecond after the last answer is waited for:
+# one run takes a lone failing company through every attempt
+run risk-enqueue fail500-lone
+run risk-drain --backoff 1ms --max-attempts 4
+expect_rc 0
+expect "dead after 4 attempts in one run" [ "$(q "select attempts from dead where id='fail500-lone'")" = 4 ]
 
 # --- a hung response: the timeout ends it
 run risk-enqueue hang-1
@@ -89,6 +91,15 @@ expect_rc 75
 expect_err_re '^risk-drain: source: legacy service looks down \(3 failures in a row, last: connection refused\); stopping early$'
 expect "stopped after three attempts" [ "$(q 'select count(*) from queue where attempts>0')" = 3 ]
 expect "the rest untouched" [ "$(q 'select count(*) from queue where attempts=0')" = 17 ]
+q "delete from queue"
+
+# --- the breaker names the count that tripped it, even when an answer
+# still in flight succeeds afterwards
+q "delete from queue"
+run risk-enqueue delay1000-ok fail500-x fail500-y
+run risk-drain --breaker 2 --concurrency 3
+expect_rc 75
+expect_err_re '^risk-drain: source: legacy service looks down \(2 failures in a row, last: HTTP 500\); stopping early$'
 q "delete from queue"
 
 # --- two overlapping drains: the cap holds for both, nobody is fetched twice

@@ -47,6 +47,7 @@ struct got {
 	char id[RISK_ID_MAX + 1];
 	void *udata;
 	enum risk_fetch_outcome outcome;
+	enum risk_fail_class fail;
 	long status;
 	int64_t retry_after_ms, elapsed_ms;
 	char reason[256];
@@ -161,6 +162,7 @@ collect(const struct risk_fetch_result *r, void *arg)
 	assert_true(n >= 0 && (size_t)n < sizeof g->id);
 	g->udata = r->udata;
 	g->outcome = r->outcome;
+	g->fail = r->fail_class;
 	g->status = r->http_status;
 	g->retry_after_ms = r->retry_after_ms;
 	g->elapsed_ms = r->elapsed_ms;
@@ -254,6 +256,7 @@ test_ok(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_OK);
 	assert_int_equal(g.status, 200);
 	assert_string_equal(g.reason, "HTTP 200");
+	assert_int_equal(g.fail, RISK_FAIL_NONE);
 	assert_non_null(strstr(g.body,
 	    "\"changedAt\":\"2025-01-04T00:00:00Z\""));
 	assert_true(strstr(g.body, "\"status\":\"reliable\"") ||
@@ -293,6 +296,7 @@ test_not_found(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_NOT_FOUND);
 	assert_int_equal(g.status, 404);
 	assert_string_equal(g.reason, "HTTP 404");
+	assert_int_equal(g.fail, RISK_FAIL_NONE);
 }
 
 static void
@@ -307,22 +311,26 @@ test_http_errors(void **state)
 	assert_int_equal(g.status, 500);
 	assert_string_equal(g.reason, "HTTP 500");
 	assert_int_equal(g.retry_after_ms, 0);
+	assert_int_equal(g.fail, RISK_FAIL_DOWN);
 
 	fetch1(&o, "busy-1", &g);
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 503);
 	assert_string_equal(g.reason, "HTTP 503");
 	assert_int_equal(g.retry_after_ms, 7000);
+	assert_int_equal(g.fail, RISK_FAIL_THROTTLED);
 
 	fetch1(&o, "slow429-1", &g);
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 429);
 	assert_int_equal(g.retry_after_ms, 3000);
+	assert_int_equal(g.fail, RISK_FAIL_THROTTLED);
 
 	fetch1(&o, "needauth-1", &g);
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 401);
 	assert_string_equal(g.reason, "HTTP 401");
+	assert_int_equal(g.fail, RISK_FAIL_CREDENTIALS);
 }
 
 static void
@@ -336,6 +344,7 @@ test_redirect(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 302);
 	assert_string_equal(g.reason, "redirect not followed (HTTP 302)");
+	assert_int_equal(g.fail, RISK_FAIL_DOWN);
 }
 
 static void
@@ -361,6 +370,7 @@ test_flaky(void **state)
 	assert_int_equal(gs.n, 3);
 	assert_int_equal(gs.g[0].status, 503);
 	assert_int_equal(gs.g[0].retry_after_ms, 0);
+	assert_int_equal(gs.g[0].fail, RISK_FAIL_DOWN);	/* no Retry-After */
 	assert_int_equal(gs.g[1].status, 503);
 	assert_int_equal(gs.g[2].status, 200);
 	assert_int_equal(gs.g[2].outcome, RISK_FETCH_OK);
@@ -378,6 +388,7 @@ test_hang_timeout(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 0);
 	assert_string_equal(g.reason, "timed out after 1000 ms");
+	assert_int_equal(g.fail, RISK_FAIL_DOWN);
 	assert_in_range(g.elapsed_ms, 950, 1500);
 }
 
@@ -408,18 +419,21 @@ test_huge(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_string_equal(g.reason, "body over 1048576 bytes");
 	assert_int_equal(g.body_len, 0);
+	assert_int_equal(g.fail, RISK_FAIL_COMPANY);
 
 	fetch1(&o, "hugechunk-1", &g);
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 200);
 	assert_string_equal(g.reason, "body over 1048576 bytes");
 	assert_int_equal(g.body_len, 0);
+	assert_int_equal(g.fail, RISK_FAIL_COMPANY);
 
 	/* A small cap: the write callback, not Content-Length, stops it. */
 	o.max_body = 10;
 	fetch1(&o, "abc", &g);
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_string_equal(g.reason, "body over 10 bytes");
+	assert_int_equal(g.fail, RISK_FAIL_COMPANY);
 
 	/* Under the cap the same bodies come through whole. */
 	o.max_body = 3 * 1024 * 1024;
@@ -459,6 +473,7 @@ test_refused(void **state)
 	assert_int_equal(g.outcome, RISK_FETCH_RETRY);
 	assert_int_equal(g.status, 0);
 	assert_string_equal(g.reason, "connection refused");
+	assert_int_equal(g.fail, RISK_FAIL_DOWN);
 }
 
 static size_t
@@ -569,7 +584,8 @@ test_abort(void **state)
 	assert_int_equal(risk_fetcher_run(f, 200, collect, &gs, err), 0);
 	risk_fetcher_abort(f, collect, &gs);
 	assert_int_equal(gs.n, 2);
-	assert_int_equal(gs.g[0].outcome, RISK_FETCH_RETRY);
+	assert_int_equal(gs.g[0].outcome, RISK_FETCH_ABORTED);
+	assert_int_equal(gs.g[0].fail, RISK_FAIL_NONE);
 	assert_string_equal(gs.g[0].reason, "aborted");
 	assert_string_equal(gs.g[1].reason, "aborted");
 	assert_int_equal(risk_fetcher_busy(f), 0);

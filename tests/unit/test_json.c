@@ -144,9 +144,9 @@ test_default_mapping(void **state)
 	map("{\"foo\":1}", RISK_EJQ, NULL, 0, "no string status");
 	map("{\"status\":5}", RISK_EJQ, NULL, 0, "no string status");
 	map("[1,2]", RISK_EJQ, NULL, 0, "no object");
-	map("<html>\n<body>oops</body>", RISK_EJQ, NULL, 0,
+	map("<html>\n<body>oops</body>", RISK_ENOTJSON, NULL, 0,
 	    "body is not JSON");
-	map("", RISK_EJQ, NULL, 0, "");
+	map("", RISK_ENOTJSON, NULL, 0, "");
 	map("{\"status\":\"x\",\"changedAt\":\"soon\"}", RISK_EJQ, NULL, 0,
 	    "not a date");
 	map("{\"status\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"

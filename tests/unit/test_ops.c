@@ -171,7 +171,7 @@ test_purge_dead_and_log(void **state)
 	struct seen s = { 0 };
 	struct risk_purge p = { .before_ms = 1000, .batch = 2,
 	    .dead = on_dead, .arg = &s, .dry_run = true };
-	struct risk_log_entry e = { .id = "L", .outcome = "stored",
+	struct risk_log_entry e = { .id = "L", .outcome = RISK_OUT_STORED,
 	    .http = 200, .ms = 3 };
 	struct risk_run run = { .claimed = 1 };
 	char err[RISK_ERRLEN];
@@ -233,7 +233,7 @@ test_stat_and_log(void **state)
 	struct risk_stat_opts o = { .now_ms = 1000000, .max_age_ms = 1000,
 	    .nf_max_age_ms = 100, .window_ms = 10000 };
 	struct risk_stat st;
-	struct risk_log_entry e = { .outcome = "retry", .ms = 250 };
+	struct risk_log_entry e = { .outcome = RISK_OUT_RETRY, .ms = 250 };
 	struct seen s = { 0 };
 	char err[RISK_ERRLEN];
 	bool isnew, queued;
@@ -251,8 +251,9 @@ test_stat_and_log(void **state)
 	e.id = "Q1";
 	e.at = 995000;
 	assert_int_equal(risk_log_put(db, &e, err), RISK_OK);
-	e.outcome = "weird";
-	assert_int_equal(risk_log_put(db, &e, err), RISK_OK);
+	/* a name this version does not know counts as other */
+	exec(db, "INSERT INTO fetch_log (at, id, outcome, http, ms, reason)"
+	    " VALUES (995000, 'Q1', 'weird', NULL, 250, NULL)");
 	e.at = 1;			/* outside the window */
 	e.id = "OLD";
 	assert_int_equal(risk_log_put(db, &e, err), RISK_OK);
