@@ -184,6 +184,7 @@ risk__qstmt(struct risk_db *db, enum risk_stmt s, const char *fmt, char *err)
 {
 	char sql[2048];
 	const char *schema = db->split ? "q" : "main";
+	sqlite3_stmt *st;
 	int n;
 
 	if (db->st[s] != NULL)
@@ -194,7 +195,14 @@ risk__qstmt(struct risk_db *db, enum risk_stmt s, const char *fmt, char *err)
 		risk_seterr(err, RISK_EINVAL, "statement too long");
 		return NULL;
 	}
-	return risk__stmt(db, s, sql, err);
+	if ((st = risk__stmt(db, s, sql, err)) == NULL && !db->split &&
+	    sqlite3_table_column_metadata(db->h, "main", "queue", NULL, NULL,
+	    NULL, NULL, NULL, NULL) != SQLITE_OK)
+		/* a database made with its queue in a file of its own */
+		risk_seterr(err, RISK_EDB, "%s: no queue in this file: it "
+		    "lives in a file of its own (set RISK_QUEUE or --queue)",
+		    db->path);
+	return st;
 }
 
 int

@@ -106,22 +106,64 @@ while IFS= read -r cmd; do
 	expect "options known: $cmd" options_known "$cmd"
 done < <(cron_commands "$CRONTAB")
 
-# the jobs, run as cron would (sh, the crontab's environment) on a test
-# database, with the metrics folder moved into $T
+# The README's web layout, moved into $T: records and dead letters in one
+# file, the queue in a file of its own (scripts/risk-setup-web makes both).
+WEB=$T/web
+web_paths() { sed "s|/var/lib/risk/|$WEB/var/lib/risk/|g; s|/var/lib/prometheus/node-exporter|$T/node-exporter|g"; }
+mkdir -p "$WEB/var/lib/risk/queue" "$T/node-exporter"
+WEB_DB=$WEB/var/lib/risk/risk.db
+WEB_QUEUE=$WEB/var/lib/risk/queue/queue.db
+risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" a1 a2	# to drain
+web_count() { sqlite3 "$WEB_DB" 'select count(*) from record'; }
+
+# The paths every shipped file names for the database and the queue
+# (crontab, units, web server configurations) are the same.
+paths_of() {	# VAR: one line "file value" per place that sets it
+	local f
+	for f in "$CRONTAB" "$UNITS"/*.service "$ROOT/scripts/lighttpd-risk.conf" \
+	    "$ROOT/scripts/nginx-risk.conf"; do
+		sed -n -E "s/^(Environment=)?$1=(.*)/\\2/p;
+		    s/.*\"$1\" => \"([^\"]*)\".*/\\1/p;
+		    s/.*fastcgi_param $1 ([^;]*);.*/\\1/p" "$f" |
+		    sed "s|^|${f##*/} |"
+	done
+}
+for v in RISK_DB RISK_QUEUE; do
+	LAST="$v in the shipped files"; paths_of "$v" >"$T/out"; : >"$T/err"
+	expect "every shipped file sets $v (crontab, units, web servers)" \
+	    [ "$(wc -l <"$T/out")" = $((3 + 3)) ]
+	expect "they all name the same $v" [ "$(cut -d' ' -f2- "$T/out" | sort -u | wc -l)" = 1 ]
+done
+
+# the jobs, run as cron would: sh, and only the crontab's environment
+# (paths moved into $T, the legacy service the stand-in)
 standin --latency 0
-mkdir -p "$T/node-exporter"
-risk-enqueue a1 a2	# something to drain
-env_lines=$(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$CRONTAB" | grep -v -e '^PATH=' -e '^RISK_DB=' -e '^RISK_SOURCE_URL=' -e '^SHELL=')
+cron_env=()
+while IFS= read -r e; do
+	case $e in
+	SHELL=*|PATH=*) ;;
+	RISK_SOURCE_URL=*) cron_env+=("RISK_SOURCE_URL=$SOURCE") ;;
+	*) cron_env+=("$e") ;;
+	esac
+done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$CRONTAB" | web_paths)
 while IFS= read -r cmd; do
-	cmd=${cmd//\/var\/lib\/prometheus\/node-exporter/$T/node-exporter}
-	run env -i HOME="$HOME" PATH="$BIN:/usr/bin:/bin" RISK_DB="$RISK_DB" \
-	    RISK_SOURCE_URL="$SOURCE" $env_lines /bin/sh -c "$cmd"
+	run env -i HOME="$HOME" PATH="$BIN:/usr/bin:/bin" "${cron_env[@]}" \
+	    /bin/sh -c "$cmd"
 	expect_rc 0
 	expect_out_empty
 	expect_err_empty
-done < <(cron_commands "$CRONTAB")
-expect "the drain job drained" [ "$(sqlite3 "$RISK_DB" 'select count(*) from record')" = 2 ]
+done < <(cron_commands "$CRONTAB" | web_paths)
+expect "the drain job drained the web layout's queue" [ "$(web_count)" = 2 ]
 expect "the metrics job wrote its file" grep -q '^risk_records{state="fresh"} 2$' "$T/node-exporter/risk.prom"
+
+# without the queue's path, the error says where the queue is
+run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" \
+    RISK_SOURCE_URL="$SOURCE" risk-drain -q
+expect_rc 2
+expect_err_re "^risk-drain: $WEB_DB: no queue in this file: it lives in a file of its own \(set RISK_QUEUE or --queue\)$"
+run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" risk-enqueue b0
+expect_rc 2
+expect_err_re 'lives in a file of its own \(set RISK_QUEUE'
 
 # ---- the systemd units -------------------------------------------------------
 for u in risk-drain risk-purge risk-stat; do
@@ -184,6 +226,30 @@ if [ -n "$VERIFY" ]; then
 fi
 unit_check "$T/broken.timer" >"$T/out"
 expect "the unit parser refuses a broken timer" grep -q 'OnCalendar every minute' "$T/out"
+
+# no unit lets systemd chown the shared folder (StateDirectory= and the
+# like make /var/lib/risk User:Group with their own mode)
+LAST="grep chowning directives in scripts/systemd"
+grep -nE '^(StateDirectory|CacheDirectory|LogsDirectory|ConfigurationDirectory|DynamicUser)=' \
+    "$UNITS"/*.service >"$T/out"; : >"$T/err"
+expect "no unit makes systemd chown /var/lib/risk (it is risk:www-data, 2750)" \
+    [ ! -s "$T/out" ]
+
+# every service's commands, run with its own Environment= (paths moved
+# into $T; RISK_SOURCE_URL is what /etc/default/risk gives)
+risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" b1
+for f in "$UNITS"/*.service; do
+	unit_env=()
+	while IFS= read -r e; do unit_env+=("$e"); done < <(
+	    sed -n 's/^Environment=//p' "$f" | web_paths)
+	while IFS= read -r cmd; do
+		run env -i HOME="$HOME" PATH="/usr/bin:/bin" "${unit_env[@]}" \
+		    RISK_SOURCE_URL="$SOURCE" ${cmd/\/usr\/local\/bin\//$BIN/}
+		expect_rc 0
+		expect_err_empty
+	done < <(sed -n 's/^ExecStart=//p' "$f" | web_paths)
+done
+expect "risk-drain.service drained the web layout's queue" [ "$(web_count)" = 3 ]
 
 for f in "$UNITS"/*.service; do
 	cmdline=$(sed -n 's/^ExecStart=//p' "$f" | tr '\n' ';')
