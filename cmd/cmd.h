@@ -94,6 +94,13 @@ noreturn void cmd_version(void);
 void cmd_env(struct risk_db_opts *o);
 /* Open the database or die with the right status. */
 struct risk_db *cmd_open(struct risk_db_opts *o);
+/*
+ * Replace path with len bytes of buf atomically: a temporary file in the
+ * same folder, fsync, rename, fsync of the folder.  A reader sees the
+ * old file or the new one, never a part; on failure path is left as it
+ * was.  0, or -1 after saying why.
+ */
+int cmd_atomic_write(const char *path, const char *buf, size_t len);
 /* getopt_long said '?' or ':' (optstring starts with ':'): exit 2. */
 noreturn void cmd_optfail(int c, char **argv, void (*usage)(FILE *));
 

@@ -115,6 +115,23 @@ table(FILE *fp, const struct risk_stat *s)
 	if (s->outcome_other > 0)
 		fprintf(fp, ", %ld other", s->outcome_other);
 	fputc('\n', fp);
+	fprintf(fp, "%-26s%ld\n", "history rows", s->history.rows);
+	fprintf(fp, "%-26s%ld in the last hour, %ld in the last day\n",
+	    "status changes", s->history.last_hour, s->history.last_day);
+}
+
+/* A status as a Prometheus label value: escaped, control bytes as '?'. */
+static void
+label(FILE *fp, const struct risk_history_stat *h, int i)
+{
+	const char *p = h->total[i].found ? h->total[i].status :
+	    RISK_NOT_FOUND_STATUS;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', fp);
+		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, fp);
+	}
 }
 
 static void
@@ -148,8 +165,18 @@ json(FILE *fp, const struct risk_stat *s, int64_t now)
 	for (i = 0; i < RISK_NOUTCOME; i++)
 		fprintf(fp, "\"%s\":%ld,", risk_outcome_str(i),
 		    s->outcome[i]);
-	fprintf(fp, "\"other\":%ld,\"seconds\":%.3f}}\n", s->outcome_other,
+	fprintf(fp, "\"other\":%ld,\"seconds\":%.3f},", s->outcome_other,
 	    (double)s->fetch_ms / 1000);
+	fprintf(fp, "\"history\":{\"rows\":%ld,\"changes_last_hour\":%ld,"
+	    "\"changes_last_day\":%ld,\"changes_total\":{",
+	    s->history.rows, s->history.last_hour, s->history.last_day);
+	for (i = 0; i < s->history.nstatus; i++) {
+		fputs(i > 0 ? "," : "", fp);
+		risk_json_quote(fp, s->history.total[i].found ?
+		    s->history.total[i].status : RISK_NOT_FOUND_STATUS);
+		fprintf(fp, ":%lld", (long long)s->history.total[i].n);
+	}
+	fputs("}}}\n", fp);
 }
 
 static void
@@ -218,6 +245,24 @@ prometheus(FILE *fp, const struct risk_stat *s, int64_t now)
 		fprintf(fp, "risk_last_drain_exit_status %d\n",
 		    s->run.exit_status);
 	}
+	family(fp, "risk_history_rows", "Rows kept in the status history.");
+	fprintf(fp, "risk_history_rows %ld\n", s->history.rows);
+	family(fp, "risk_status_changes_last_hour",
+	    "Status changes fetched in the last hour.");
+	fprintf(fp, "risk_status_changes_last_hour %ld\n",
+	    s->history.last_hour);
+	family(fp, "risk_status_changes_last_day",
+	    "Status changes fetched in the last day.");
+	fprintf(fp, "risk_status_changes_last_day %ld\n", s->history.last_day);
+	/* a true counter: kept apart from the rows, a purge never lowers it */
+	fprintf(fp, "# HELP risk_status_changes_total Status changes ever "
+	    "stored, by new status.\n# TYPE risk_status_changes_total "
+	    "counter\n");
+	for (i = 0; i < s->history.nstatus; i++) {
+		fputs("risk_status_changes_total{status=\"", fp);
+		label(fp, &s->history, i);
+		fprintf(fp, "\"} %lld\n", (long long)s->history.total[i].n);
+	}
 	family(fp, "risk_stat_timestamp_seconds",
 	    "When these figures were taken.");
 	fprintf(fp, "risk_stat_timestamp_seconds %.3f\n", (double)now / 1000);
@@ -244,72 +289,6 @@ deadrow(const struct risk_dead *d, void *arg)
 	struct out *o = arg;
 
 	return risk_dead_print(o->fp, d, o->json, o->err) != RISK_OK;
-}
-
-/* Write len bytes of buf to path by temporary file and rename. */
-static int
-atomic_write(const char *path, const char *buf, size_t len)
-{
-	char tmp[PATH_MAX], dcopy[PATH_MAX], bcopy[PATH_MAX];
-	const char *dir, *base, *what = tmp;
-	mode_t mask;
-	ssize_t w;
-	size_t off;
-	int fd, dfd, n, e;
-
-	if (snprintf(dcopy, sizeof dcopy, "%s", path) >= (int)sizeof dcopy ||
-	    snprintf(bcopy, sizeof bcopy, "%s", path) >= (int)sizeof bcopy) {
-		cmd_err("%s: path too long", path);
-		return -1;
-	}
-	dir = dirname(dcopy);
-	base = basename(bcopy);
-	/* hidden, and not *.prom: node_exporter skips it */
-	n = snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= sizeof tmp) {
-		cmd_err("%s: path too long", path);
-		return -1;
-	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		cmd_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		goto fail;
-	for (off = 0; off < len; off += (size_t)w) {
-		if ((w = write(fd, buf + off, len - off)) < 0) {
-			if (errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			goto fail;
-		}
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	what = path;
-	if (rename(tmp, path) != 0)
-		goto fail;
-	/* the rename itself reaches the disk */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	cmd_err("%s: %s", what == tmp ? path : what, strerror(e));
-	return -1;
 }
 
 int
@@ -435,7 +414,7 @@ main(int argc, char *argv[])
 	if (output != NULL) {
 		if (fclose(o.fp) != 0)
 			cmd_die(RISK_EXIT_ERROR, "out of memory");
-		if (st == RISK_EXIT_OK && atomic_write(output, buf, len) != 0)
+		if (st == RISK_EXIT_OK && cmd_atomic_write(output, buf, len) != 0)
 			st = RISK_EXIT_ERROR;
 		free(buf);
 	}

@@ -7,9 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -339,4 +342,69 @@ cmd_slurp(const char *path, size_t max)
 	if (fclose(mem) != 0)
 		cmd_die(RISK_EXIT_ERROR, "out of memory");
 	return buf;
+}
+
+int
+cmd_atomic_write(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX], dcopy[PATH_MAX], bcopy[PATH_MAX];
+	const char *dir, *base, *what = tmp;
+	mode_t mask;
+	ssize_t w;
+	size_t off;
+	int fd, dfd, n, e;
+
+	if (snprintf(dcopy, sizeof dcopy, "%s", path) >= (int)sizeof dcopy ||
+	    snprintf(bcopy, sizeof bcopy, "%s", path) >= (int)sizeof bcopy) {
+		cmd_err("%s: path too long", path);
+		return -1;
+	}
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	/* hidden, and not *.prom: node_exporter skips it */
+	n = snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, base);
+	if (n < 0 || (size_t)n >= sizeof tmp) {
+		cmd_err("%s: path too long", path);
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		cmd_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0)
+		goto fail;
+	for (off = 0; off < len; off += (size_t)w) {
+		if ((w = write(fd, buf + off, len - off)) < 0) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			goto fail;
+		}
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	what = path;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	/* the rename itself reaches the disk */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	cmd_err("%s: %s", what == tmp ? path : what, strerror(e));
+	return -1;
 }

@@ -32,7 +32,13 @@
 
 #define APP_ID_MAIN 0x5249534b	/* "RISK" */
 #define APP_ID_QUEUE 0x5249534b	/* the same: a queue file is ours too */
-#define SCHEMA_VERSION 1
+/*
+ * user_version of the main schema: 1 records, dead letters and logs; 2
+ * the status history (history.c).  The queue's schema stays at 1 (a
+ * separate queue file never needs the main schema's changes).
+ */
+#define SCHEMA_VERSION 2
+#define QUEUE_VERSION 1
 #define BUSY_DEFAULT_MS 10000
 /*
  * The -wal file is kept (SQLITE_FCNTL_PERSIST_WAL, for readers that may
@@ -84,6 +90,37 @@ static const char schema_main[] =
     "  dead INTEGER NOT NULL, released INTEGER NOT NULL,"
     "  exit_status INTEGER NOT NULL"
     ") STRICT;";
+
+/*
+ * Version 1 to 2: the status history, seeded with one first answer per
+ * record already stored, so that every record has its history row.
+ */
+static const char schema_history[] =
+    "CREATE TABLE IF NOT EXISTS main.history ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused */
+    "  id TEXT NOT NULL,"
+    "  status TEXT,"			/* NULL: not found */
+    "  previous TEXT,"			/* NULL: not found, or first */
+    "  first INTEGER NOT NULL,"		/* 1: no previous answer */
+    "  changed_at INTEGER NOT NULL,"	/* seconds */
+    "  fetched_at INTEGER NOT NULL"	/* milliseconds */
+    ") STRICT;"
+    "CREATE INDEX IF NOT EXISTS main.history_id ON history(id, seq, status);"
+    "CREATE INDEX IF NOT EXISTS main.history_fetched ON history(fetched_at);"
+    /* changes ever made, by status: Prometheus counters survive purges */
+    "CREATE TABLE IF NOT EXISTS main.history_total ("
+    "  found INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"		/* '' when not found */
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (found, status)"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO main.history (id, status, previous, first, changed_at,"
+    "  fetched_at)"
+    "  SELECT id, status, NULL, 1, COALESCE(changed_at, fetched_at / 1000),"
+    "  fetched_at FROM main.record ORDER BY fetched_at, id;"
+    "INSERT INTO main.history_total (found, status, n)"
+    "  SELECT status IS NOT NULL, COALESCE(status, ''), count(*)"
+    "  FROM main.record GROUP BY 1, 2;";
 
 /*
  * due: when the entry is next visible.  A claim sets token and moves due
@@ -396,23 +433,27 @@ judge(int app, int ver, int nobj, const char *what, char *err)
 }
 
 /*
- * Check one schema (main or q) and create it when the file is new.
- * Reads the header first; writes only to an empty file or one that is
- * already ours.  Every decision past the fast path is taken on one
- * snapshot: read one field at a time, a file that another process is
- * creating this very moment would look half foreign.
+ * Check one schema (main or q) and create or upgrade it.  Reads the
+ * header first; writes only to an empty file or one that is already
+ * ours.  Every decision past the fast path is taken on one snapshot:
+ * read one field at a time, a file that another process is creating
+ * this very moment would look half foreign.  A reader of an older
+ * schema reads what it has (db->version says which).
  */
 static int
 prepare_schema(struct risk_db *db, const char *schema, bool withmain,
     bool withqueue, const char *what, char *err)
 {
 	char sql[2048];
+	int want = withmain ? SCHEMA_VERSION : QUEUE_VERSION;
 	int app, ver, nobj, r, n;
 
 	if ((r = read_header(db, schema, &app, &ver, NULL, what, err)) !=
 	    RISK_OK)
 		return r;
-	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION)
+	if (withmain)
+		db->version = ver;
+	if (app == APP_ID_MAIN && ver == want)
 		return RISK_OK;		/* the fast, common path */
 	if ((r = risk_db_begin_read(db, err)) != RISK_OK)
 		return r;
@@ -420,8 +461,12 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	risk_db_rollback(db);		/* ends the read snapshot */
 	if (r != RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
 		return r;
-	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION)
+	if (withmain)
+		db->version = ver;
+	if (app == APP_ID_MAIN && ver >= want)
 		return RISK_OK;		/* made meanwhile by another process */
+	if (db->readonly && app == APP_ID_MAIN && ver > 0)
+		return RISK_OK;		/* older: read what it has */
 	if (db->readonly)	/* empty, or being made: as if not there */
 		return risk_seterr(err, RISK_ENOTFOUND, "%s: no database yet",
 		    what);
@@ -434,11 +479,17 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	if ((r = read_header(db, schema, &app, &ver, &nobj, what, err)) !=
 	    RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
 		goto fail;
-	if (app == APP_ID_MAIN && ver == SCHEMA_VERSION) {
+	if (app == APP_ID_MAIN && ver >= want) {
 		risk_db_rollback(db);
+		if (withmain)
+			db->version = ver;
 		return RISK_OK;
 	}
+	/* every statement is IF NOT EXISTS; the history (and its seeding
+	 * from the records) is new in version 2 */
 	if (withmain && (r = exec(db, schema_main, err, what)) != RISK_OK)
+		goto fail;
+	if (withmain && (r = exec(db, schema_history, err, what)) != RISK_OK)
 		goto fail;
 	if (withqueue) {
 		n = snprintf(sql, sizeof sql, schema_queue, schema, schema,
@@ -452,10 +503,12 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	}
 	snprintf(sql, sizeof sql,
 	    "PRAGMA %s.application_id=%d; PRAGMA %s.user_version=%d",
-	    schema, APP_ID_MAIN, schema, SCHEMA_VERSION);
+	    schema, APP_ID_MAIN, schema, want);
 	if ((r = exec(db, sql, err, what)) != RISK_OK)
 		goto fail;
-	return risk_db_commit(db, err);
+	if ((r = risk_db_commit(db, err)) == RISK_OK && withmain)
+		db->version = want;
+	return r;
 fail:
 	risk_db_rollback(db);
 	return r;

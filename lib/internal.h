@@ -51,6 +51,16 @@ enum risk_stmt {
 	S_STAT_OUT,
 	S_LOGR_SINCE,
 	S_LOGR_AFTER,
+	/* history.c */
+	S_HIST_LAST,
+	S_HIST_ADD,
+	S_HIST_TOTAL,
+	S_HIST_AFTER,
+	S_HIST_MAX,
+	S_HIST_SCAN,
+	S_HIST_DEL,
+	S_HIST_COUNT,
+	S_HIST_TOTALS,
 	S_NSTMT
 };
 
@@ -59,6 +69,7 @@ struct risk_db {
 	bool readonly;
 	bool split;		/* the queue lives in its own file, schema q */
 	bool txn;
+	int version;		/* user_version of the main schema */
 	int64_t busy_ms;
 	sqlite3_stmt *st[S_NSTMT];
 	char path[PATH_MAX];
@@ -73,6 +84,13 @@ sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
     const char *fmt, char *err);
 /* Turn a SQLite result code into a status and a reason in err. */
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
+
+/*
+ * history.c: after record.c stored rec (inside its transaction), append
+ * a history row if rec's status differs from the company's newest one.
+ */
+int risk__history_note(struct risk_db *db, const struct risk_record *rec,
+    char *err);
 
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);

@@ -451,6 +451,35 @@ out:
 	return ret;
 }
 
+int
+risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
+    size_t len, long *lines, char *err)
+{
+	jv o, r;
+	int ret = RISK_OK;
+
+	if ((ret = jq_load(err)) != RISK_OK)
+		return ret;
+	o = jv_parse_sized(json, (int)len);
+	if (!jv_is_valid(o))
+		return invalid(o, "json", err);
+	f->msg[0] = '\0';
+	jq_start(f->jq, o, 0);
+	while (jv_is_valid(r = filter_next(f->jq))) {
+		if ((ret = emit(fp, r)) != RISK_OK)
+			break;
+		(*lines)++;
+	}
+	if (ret == RISK_OK && jv_invalid_has_msg(jv_copy(r)))
+		return invalid(r, "jq", err);
+	jv_free(r);
+	if (ret == RISK_OK && ferror(fp))
+		ret = RISK_EIO;
+	if (ret == RISK_EIO)
+		risk_seterr(err, RISK_EIO, "write error");
+	return ret;
+}
+
 /* Copy a jv string (consumed) into buf; -1 if it does not fit. */
 static int
 tobuf(jv s, char *buf, size_t bufsz)

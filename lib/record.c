@@ -9,6 +9,8 @@
  *   one; otherwise it stays while the status stays and becomes the time
  *   of the fetch that first saw a new status.
  * - status NULL is a "not found" answer (HTTP 404), kept like any other.
+ * - A put that stores a new status appends the company's history row
+ *   (history.c) in the same transaction; outside one, it makes its own.
  */
 #include <string.h>
 
@@ -66,16 +68,14 @@ risk_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
 	return RISK_OK;
 }
 
-int
-risk_record_put(struct risk_db *db, const struct risk_record *rec,
-    bool *stored, char *err)
+/* The record, and its history row when its status changed. */
+static int
+put(struct risk_db *db, const struct risk_record *rec, bool *stored,
+    char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!risk_id_valid(rec->id, strlen(rec->id)))
-		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
-		    rec->id);
 	if ((st = risk__stmt(db, S_RECORD_PUT, sql_put, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
@@ -88,9 +88,34 @@ risk_record_put(struct risk_db *db, const struct risk_record *rec,
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, rec->id);
-	if (stored != NULL)
-		*stored = sqlite3_changes(db->h) > 0;
-	return RISK_OK;
+	*stored = sqlite3_changes(db->h) > 0;
+	/* an older fetch that changed nothing changes no history either */
+	return *stored ? risk__history_note(db, rec, err) : RISK_OK;
+}
+
+int
+risk_record_put(struct risk_db *db, const struct risk_record *rec,
+    bool *stored, char *err)
+{
+	bool own = sqlite3_get_autocommit(db->h) != 0, done;
+	int r;
+
+	if (!risk_id_valid(rec->id, strlen(rec->id)))
+		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
+		    rec->id);
+	/* record and history commit together, or neither does */
+	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+		return r;
+	r = put(db, rec, &done, err);
+	if (own) {
+		if (r == RISK_OK)
+			r = risk_db_commit(db, err);
+		else
+			risk_db_rollback(db);
+	}
+	if (r == RISK_OK && stored != NULL)
+		*stored = done;
+	return r;
 }
 
 int

@@ -148,6 +148,65 @@ typedef int (*risk_record_fn)(const struct risk_record *rec, void *arg);
 int risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
     char *err);
 
+/* ---- idset.c: a watch list ----------------------------------------- */
+
+struct risk_idset;
+int risk_idset_new(struct risk_idset **s, char *err);
+/* Add a valid ID (twice is once); RISK_EINVAL for an invalid one. */
+int risk_idset_add(struct risk_idset *s, const char *id, char *err);
+bool risk_idset_has(const struct risk_idset *s, const char *id);
+size_t risk_idset_count(const struct risk_idset *s);
+void risk_idset_free(struct risk_idset *s);
+
+/* ---- history.c: the status history and the change feed -------------- */
+
+/*
+ * One change of a company's stored status.  status NULL: the legacy
+ * service said "not found"; previous NULL: not found before, or, with
+ * first, no answer before.
+ */
+struct risk_change {
+	int64_t seq;		/* grows; never reused */
+	const char *id;
+	const char *status;
+	const char *previous;
+	bool first;
+	int64_t changed_at;	/* seconds: the record's status_changed_at */
+	int64_t fetched_at;	/* milliseconds */
+};
+typedef int (*risk_change_fn)(const struct risk_change *c, void *arg);
+/*
+ * The changes after *seq, oldest first, of the companies in watch (NULL:
+ * all).  *seq is left at the last row read, matched or not.  A callback
+ * returning non-zero stops the walk with that value.
+ */
+int risk_history_each(struct risk_db *db, const struct risk_idset *watch,
+    int64_t *seq, risk_change_fn fn, void *arg, char *err);
+/* The seq of the newest change (0: none yet): "now" for a cursor. */
+int risk_history_last(struct risk_db *db, int64_t *seq, char *err);
+/* The status word a change line prints for a not-found answer. */
+#define RISK_NOT_FOUND_STATUS "not_found"
+/* One change as a JSON line, through p's filter when it has one;
+ * *lines counts the lines written. */
+struct risk_printer;
+int risk_change_print(struct risk_printer *p, const struct risk_change *c,
+    long *lines, char *err);
+
+#define RISK_HISTORY_STATUSES 32
+struct risk_history_stat {
+	long rows;		/* rows kept */
+	long last_hour, last_day;	/* changes fetched in the last ... */
+	int nstatus;
+	bool more;		/* statuses past RISK_HISTORY_STATUSES */
+	struct {
+		bool found;
+		char status[64];
+		int64_t n;	/* changes to it ever made */
+	} total[RISK_HISTORY_STATUSES];
+};
+int risk_history_stat(struct risk_db *db, int64_t now_ms,
+    struct risk_history_stat *hs, char *err);
+
 /* ---- queue.c -------------------------------------------------------- */
 
 /* What a claim did with an entry it would not lease. */
@@ -304,6 +363,12 @@ int risk_purge_dead(struct risk_db *db, const struct risk_purge *p,
 /* Fetch-log rows and drain summaries written before the cutoff. */
 int risk_purge_log(struct risk_db *db, const struct risk_purge *p,
     long *nlog, long *nrun, char *err);
+/*
+ * History rows fetched before the cutoff, except the newest of each
+ * company (history.c).  No callbacks: only counted.
+ */
+int risk_purge_history(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err);
 /* Give free pages back to the file system (VACUUM, WAL truncated);
  * tick(arg), if not NULL, is called now and then while it runs. */
 int risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
@@ -332,6 +397,7 @@ struct risk_stat {
 	long outcome[RISK_NOUTCOME];	/* fetch attempts in the window */
 	long outcome_other;	/* with a name not in the list */
 	int64_t fetch_ms;	/* time spent in those attempts */
+	struct risk_history_stat history;
 };
 /* Every figure, from one read snapshot. */
 int risk_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
@@ -491,6 +557,10 @@ struct risk_view {
 	int64_t max_age_ms;		/* freshness window for this record */
 	bool queued;			/* a fetch is queued (miss, stale) */
 };
+/* Run f on one JSON text, writing its results as lines (strings raw);
+ * *lines counts them. */
+int risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
+    size_t len, long *lines, char *err);
 /* One output line for a cached record, a not_found entry or a miss. */
 int risk_print_view(struct risk_printer *p, const struct risk_view *v,
     char *err);

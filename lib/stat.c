@@ -120,6 +120,10 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, db->path);
 
+	if ((r = risk_history_stat(db, o->now_ms, &s->history, err)) !=
+	    RISK_OK)
+		return r;
+
 	if ((st = risk__stmt(db, S_STAT_OUT, sql_out, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, o->now_ms - o->window_ms);

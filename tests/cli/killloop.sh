@@ -4,7 +4,10 @@
 # queued; then a clean drain runs.  Whatever the timing, every company
 # ever queued must end exactly one of stored, still queued, or
 # dead-lettered with a reason; no record may go back in time; and the
-# database must pass PRAGMA integrity_check.
+# database must pass PRAGMA integrity_check.  Loads of a dump whose
+# statuses flip from round to round are killed the same way: every
+# record must end in step with its status history (the newest history
+# row of each company carries the record's status).
 #
 # KILLLOOP_SEED=N repeats a run's timing choices; KILLLOOP_ITER=N (25)
 # sets how many rounds.  Bounded: about 20 s.
@@ -23,7 +26,11 @@ DRAIN=(risk-drain -q --source "$SOURCE" --timeout 500ms --lease 1s
     --backoff 50ms --max-attempts 3 --breaker 0)
 : >"$T/enqueued"
 : >"$T/snap.prev"
-bad_time=0 bad_integrity=0 kills=0 n=0
+bad_time=0 bad_integrity=0 kills=0 lkills=0 bad_step=0 n=0
+# records whose newest history row is missing or says another status
+step="SELECT count(*) FROM record r WHERE NOT EXISTS (SELECT 1 FROM
+    (SELECT status FROM history h WHERE h.id = r.id ORDER BY seq DESC
+    LIMIT 1) WHERE status IS r.status)"
 
 for i in $(seq "$iters"); do
 	# a batch of new companies, some given twice (idempotent), queued
@@ -42,7 +49,15 @@ for i in $(seq "$iters"); do
 		    2>>"$T/drain.err" &
 		d2=$!
 	fi
+	# a dump of the same 300 companies, statuses drawn anew each round,
+	# loaded in small batches and killed at random too
+	awk -v r=$RANDOM 'BEGIN { srand(r); for (i = 1; i <= 300; i++)
+	    printf "{\"id\":\"L%d\",\"status\":\"%s\"}\n", i,
+	    rand() < 0.5 ? "reliable" : "indebted" }' >"$T/dump"
+	risk-load -q --batch 7 "$T/dump" 2>>"$T/drain.err" &
+	ld=$!
 	rsleep 400
+	kill -9 "$ld" 2>/dev/null && lkills=$((lkills + 1))
 	kill -9 "$d1" 2>/dev/null && kills=$((kills + 1))
 	if [ -n "$d2" ]; then
 		rsleep 200
@@ -52,6 +67,8 @@ for i in $(seq "$iters"); do
 	sort -u "$T/batch" >>"$T/enqueued"
 	wait "$d1" 2>/dev/null
 	[ -z "$d2" ] || wait "$d2" 2>/dev/null
+	wait "$ld" 2>/dev/null
+	bad_step=$((bad_step + $(q "$step")))
 	# no record goes back in time, and none disappears
 	q "select id || ' ' || fetched_at from record order by id" >"$T/snap"
 	back=$(join "$T/snap.prev" "$T/snap" -a 1 |
@@ -91,7 +108,7 @@ inv=$(q "ATTACH '$T/enq.db' AS e;
 stored=$(q "ATTACH '$T/enq.db' AS e; SELECT count(*) $where JOIN record USING (id)")
 queued=$(q "ATTACH '$T/enq.db' AS e; SELECT count(*) $where JOIN queue USING (id)")
 dead=$(q "ATTACH '$T/enq.db' AS e; SELECT count(*) $where JOIN dead USING (id)")
-extra=$(q "ATTACH '$T/enq.db' AS e; SELECT count(*) FROM record WHERE id NOT IN (SELECT id FROM e.enq)")
+extra=$(q "ATTACH '$T/enq.db' AS e; SELECT count(*) FROM record WHERE id NOT IN (SELECT id FROM e.enq) AND id NOT LIKE 'L%'")
 echo "# killloop.sh: $iters rounds, $kills drains killed, $n companies:" \
     "$stored stored, $queued queued, $dead dead"
 expect "$n companies queued" [ "$n" -gt 500 ]
@@ -103,6 +120,11 @@ expect "no record went back in time or vanished ($bad_time)" [ "$bad_time" = 0 ]
 q "select id || ' ' || fetched_at from record order by id" >"$T/snap"
 expect "none after the clean drain either" [ "$(join "$T/snap.prev" "$T/snap" -a 1 | awk 'NF < 3 || $3 < $2' | wc -l)" = 0 ]
 expect "quick_check every fifth round ($bad_integrity bad)" [ "$bad_integrity" = 0 ]
+expect "loads were killed ($lkills)" [ "$lkills" -ge 1 ]
+expect "every record in step with its history, every round ($bad_step not)" [ "$bad_step" = 0 ]
+expect "and at the end" [ "$(q "$step")" = 0 ]
+expect "no history without its record" [ "$(q 'SELECT count(*) FROM history WHERE id NOT IN (SELECT id FROM record)')" = 0 ]
+expect "flips were recorded (loads)" [ "$(q "SELECT count(*) FROM history WHERE NOT first AND id LIKE 'L%'")" -gt 0 ]
 expect "PRAGMA integrity_check is ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
 expect "dead letters carry a reason" [ "$(q "select count(*) from dead where reason = ''")" = 0 ]
 expect "the stand-in saw failures to retry" grep -q $'\t503' "$T/requests.log"

@@ -1,0 +1,294 @@
+/*
+ * history.c — the status history: one row per change of a company's
+ * stored status, and the change feed read back from it.
+ *
+ * Invariants:
+ * - A row is appended only by risk__history_note(), which record.c calls
+ *   in the same write transaction that stored the record.  The newest
+ *   row of a company therefore always carries the status of its record
+ *   (or of its last record, once purged): a crash commits both or
+ *   neither.  Compared with the newest row, not with the record, so a
+ *   company whose record was purged does not change by being refetched.
+ * - seq is AUTOINCREMENT: it only grows and is never handed out twice,
+ *   even after the newest rows were deleted, so a cursor stays valid.
+ * - Retention never deletes the newest row of a company, and walks the
+ *   table by seq in short batches (as purge.c does), so that drainers
+ *   never wait long for the write lock.
+ * - Readers page through the feed by seq, PAGE rows per statement: no
+ *   read snapshot is held while a slow consumer reads the output, so a
+ *   follower never keeps the WAL from being checkpointed.
+ * - history_total counts every change ever made, by status, in the same
+ *   transaction: Prometheus counters that a purge does not lower.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PAGE 4096
+#define BATCH_DEFAULT 1000
+#define SCAN_FACTOR 16
+
+static const char sql_last[] =
+    "SELECT status FROM main.history WHERE id = ?1"
+    " ORDER BY seq DESC LIMIT 1";
+static const char sql_add[] =
+    "INSERT INTO main.history (id, status, previous, first, changed_at,"
+    " fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_total[] =
+    "INSERT INTO main.history_total (found, status, n) VALUES (?1, ?2, 1)"
+    " ON CONFLICT (found, status) DO UPDATE SET n = n + 1";
+static const char sql_after[] =
+    "SELECT seq, id, status, previous, first, changed_at, fetched_at"
+    " FROM main.history WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+static const char sql_max[] = "SELECT max(seq) FROM main.history";
+static const char sql_scan[] =
+    "SELECT seq, fetched_at < ?2 AND EXISTS (SELECT 1 FROM main.history n"
+    "  WHERE n.id = h.id AND n.seq > h.seq)"
+    " FROM main.history h WHERE seq > ?1 ORDER BY seq LIMIT ?3";
+static const char sql_del[] = "DELETE FROM main.history WHERE seq = ?1";
+static const char sql_count[] =
+    "SELECT count(*),"
+    " (SELECT count(*) FROM main.history WHERE fetched_at >= ?1),"
+    " (SELECT count(*) FROM main.history WHERE fetched_at >= ?2)"
+    " FROM main.history";
+static const char sql_totals[] =
+    "SELECT found, status, n FROM main.history_total"
+    " ORDER BY found DESC, status";
+
+/* The history is new in schema 2: a reader of an older file has none. */
+static int
+have(struct risk_db *db, char *err)
+{
+	if (db->version >= 2)
+		return RISK_OK;
+	return risk_seterr(err, RISK_EDB, "%s: no status history yet "
+	    "(schema %d): open it once with a program that writes, such as "
+	    "risk-purge", db->path, db->version);
+}
+
+int
+risk__history_note(struct risk_db *db, const struct risk_record *rec,
+    char *err)
+{
+	sqlite3_stmt *st;
+	char prev[sizeof rec->status];
+	bool first, prev_found;
+	int rc;
+
+	if ((st = risk__stmt(db, S_HIST_LAST, sql_last, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	first = rc == SQLITE_DONE;
+	prev_found = rc == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL;
+	prev[0] = '\0';
+	if (prev_found)
+		risk__column_text(st, 0, prev, sizeof prev);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, rec->id);
+	if (!first && prev_found == rec->found &&
+	    (!rec->found || strcmp(prev, rec->status) == 0))
+		return RISK_OK;		/* no change */
+
+	if ((st = risk__stmt(db, S_HIST_ADD, sql_add, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
+	if (rec->found)
+		sqlite3_bind_text(st, 2, rec->status, -1, SQLITE_STATIC);
+	if (prev_found)
+		sqlite3_bind_text(st, 3, prev, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, first);
+	/* what record.c stores as changed_at for a new status */
+	sqlite3_bind_int64(st, 5, rec->found && rec->changed_at > 0 ?
+	    rec->changed_at : rec->fetched_at / 1000);
+	sqlite3_bind_int64(st, 6, rec->fetched_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, rec->id);
+
+	if ((st = risk__stmt(db, S_HIST_TOTAL, sql_total, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_int(st, 1, rec->found);
+	sqlite3_bind_text(st, 2, rec->found ? rec->status : "", -1,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
+	    rec->id);
+}
+
+int
+risk_history_last(struct risk_db *db, int64_t *seq, char *err)
+{
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*seq = 0;
+	if ((r = have(db, err)) != RISK_OK)
+		return r;
+	if ((st = risk__stmt(db, S_HIST_MAX, sql_max, err)) == NULL)
+		return RISK_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? RISK_OK : risk__dberr(db, rc, err,
+	    db->path);
+}
+
+int
+risk_history_each(struct risk_db *db, const struct risk_idset *watch,
+    int64_t *seq, risk_change_fn fn, void *arg, char *err)
+{
+	struct risk_change c;
+	sqlite3_stmt *st;
+	int rc, r, n;
+
+	if ((r = have(db, err)) != RISK_OK)
+		return r;
+	do {
+		if ((st = risk__stmt(db, S_HIST_AFTER, sql_after, err)) ==
+		    NULL)
+			return RISK_EDB;
+		sqlite3_bind_int64(st, 1, *seq);
+		sqlite3_bind_int(st, 2, PAGE);
+		n = 0;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			n++;
+			*seq = sqlite3_column_int64(st, 0);
+			c.id = (const char *)sqlite3_column_text(st, 1);
+			if (c.id == NULL || (watch != NULL &&
+			    !risk_idset_has(watch, c.id)))
+				continue;
+			c.seq = *seq;
+			c.status = (const char *)sqlite3_column_text(st, 2);
+			c.previous = (const char *)sqlite3_column_text(st, 3);
+			c.first = sqlite3_column_int(st, 4) != 0;
+			c.changed_at = sqlite3_column_int64(st, 5);
+			c.fetched_at = sqlite3_column_int64(st, 6);
+			if ((r = fn(&c, arg)) != 0) {
+				sqlite3_reset(st);
+				return r;
+			}
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+	} while (n == PAGE);
+	return RISK_OK;
+}
+
+int
+risk_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
+    char *err)
+{
+	int64_t *rows, last = 0;
+	sqlite3_stmt *st, *del;
+	int max = p->batch > 0 ? p->batch : BATCH_DEFAULT, k, i, rc, r,
+	    scanned;
+
+	*n = 0;
+	if ((r = have(db, err)) != RISK_OK)
+		return r;
+	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	for (;;) {
+		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
+			break;
+		if ((st = risk__stmt(db, S_HIST_SCAN, sql_scan, err)) ==
+		    NULL) {
+			r = RISK_EDB;
+			goto fail;
+		}
+		sqlite3_bind_int64(st, 1, last);
+		sqlite3_bind_int64(st, 2, p->before_ms);
+		sqlite3_bind_int64(st, 3, (int64_t)max * SCAN_FACTOR);
+		k = scanned = 0;
+		while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			scanned++;
+			last = sqlite3_column_int64(st, 0);
+			if (sqlite3_column_int(st, 1))
+				rows[k++] = last;
+		}
+		if (k == max)
+			rc = SQLITE_ROW;	/* stopped early: more to see */
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = risk__dberr(db, rc, err, db->path);
+			goto fail;
+		}
+		for (i = 0; i < k && !p->dry_run; i++) {
+			if ((del = risk__stmt(db, S_HIST_DEL, sql_del, err)) ==
+			    NULL) {
+				r = RISK_EDB;
+				goto fail;
+			}
+			sqlite3_bind_int64(del, 1, rows[i]);
+			rc = sqlite3_step(del);
+			sqlite3_reset(del);
+			if (rc != SQLITE_DONE) {
+				r = risk__dberr(db, rc, err, db->path);
+				goto fail;
+			}
+		}
+		if (!p->dry_run && (r = risk_db_commit(db, err)) != RISK_OK)
+			break;
+		*n += k;
+		if (rc == SQLITE_DONE && k < max &&
+		    scanned < max * SCAN_FACTOR)
+			break;		/* the end of the table */
+	}
+	free(rows);
+	return r;
+fail:
+	if (!p->dry_run)
+		risk_db_rollback(db);
+	free(rows);
+	return r;
+}
+
+int
+risk_history_stat(struct risk_db *db, int64_t now_ms,
+    struct risk_history_stat *hs, char *err)
+{
+	sqlite3_stmt *st;
+	int rc, i;
+
+	memset(hs, 0, sizeof *hs);
+	if (db->version < 2)
+		return RISK_OK;		/* no history yet: all zero */
+	if ((st = risk__stmt(db, S_HIST_COUNT, sql_count, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_int64(st, 1, now_ms - INT64_C(3600) * 1000);
+	sqlite3_bind_int64(st, 2, now_ms - INT64_C(86400) * 1000);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		hs->rows = (long)sqlite3_column_int64(st, 0);
+		hs->last_hour = (long)sqlite3_column_int64(st, 1);
+		hs->last_day = (long)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return risk__dberr(db, rc, err, db->path);
+	if ((st = risk__stmt(db, S_HIST_TOTALS, sql_totals, err)) == NULL)
+		return RISK_EDB;
+	for (i = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; ) {
+		if (i == RISK_HISTORY_STATUSES) {
+			hs->more = true;
+			continue;
+		}
+		hs->total[i].found = sqlite3_column_int(st, 0) != 0;
+		risk__column_text(st, 1, hs->total[i].status,
+		    sizeof hs->total[i].status);
+		hs->total[i].n = sqlite3_column_int64(st, 2);
+		i++;
+	}
+	hs->nstatus = i;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
+	    db->path);
+}

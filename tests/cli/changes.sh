@@ -1,0 +1,246 @@
+#!/bin/bash
+# risk-changes and the status history: what makes a change (first
+# answers, flips, not found, dumps new and old), what does not (a
+# refetch, an older dump), the cursor, the watch list, --jq, --follow
+# against a drain in another process, the exit statuses, and the
+# upgrade of a database made before the history existed.
+. "$(dirname "$0")/../lib.sh"
+
+q() { sqlite3 -cmd '.timeout 5000' "$RISK_DB" "$1"; }
+standin --latency 0
+set_status() { standin_get "/_set?$1" >/dev/null; }
+drain() { risk-drain -q --source "$SOURCE" --backoff 10ms; }
+hist() { q "select count(*) from history${1:+ where $1}"; }
+
+# ---- first answers, flips, refetches ---------------------------------
+set_status 'A=reliable&B=indebted&C=reliable'
+risk-enqueue A B C
+drain
+run risk-changes --since 0
+expect_rc 0
+expect_err_empty
+expect "three first answers" [ "$(wc -l <"$T/out")" = 3 ]
+expect_out_re '^\{"seq":[0-9]+,"id":"A","status":"reliable","previous":null,"changed_at":"[0-9-]+T[0-9:]+Z","fetched_at":"[0-9-]+T[0-9:]+Z"\}$'
+expect_out_re '^\{"seq":[0-9]+,"id":"B","status":"indebted","previous":null,'
+first_seq=$(sed -n '1s/^{"seq":\([0-9]*\),.*/\1/p' "$T/out")
+
+# the same answers again: nothing new
+risk-enqueue A B C
+drain
+expect "a same-status refetch adds no row" [ "$(hist)" = 3 ]
+risk-fetch -q --store --source "$SOURCE" A >/dev/null
+expect "nor does risk-fetch --store" [ "$(hist)" = 3 ]
+
+# A flips: exactly one row, with its previous status
+set_status 'A=indebted'
+risk-enqueue A
+drain
+run risk-changes --since 3
+expect_rc 0
+expect_out_re '^\{"seq":4,"id":"A","status":"indebted","previous":"reliable",'
+expect "a flip is exactly one row" [ "$(wc -l <"$T/out")" = 1 ]
+run risk-changes --since 4
+expect_rc 1
+expect_out_empty
+expect_err_empty
+
+# not found is a change, and so is coming back
+set_status 'C=404'
+risk-fetch -q --store --source "$SOURCE" C >/dev/null
+run risk-changes --since 4
+expect_out_re '^\{"seq":5,"id":"C","status":"not_found","previous":"reliable",'
+set_status 'C=reliable'
+risk-enqueue C
+drain
+run risk-changes --since 5
+expect_out_re '^\{"seq":6,"id":"C","status":"reliable","previous":"not_found",'
+expect "the record and its newest history row agree" \
+    [ "$(q "select count(*) from record r where status is not (select status from history h where h.id = r.id order by seq desc limit 1)")" = 0 ]
+
+# a company's whole story
+run risk-changes --since 0 C
+expect_rc 0
+expect "C's story: first, not found, back" [ "$(sed 's/.*"status":"\([^"]*\)","previous":\([^,]*\),.*/\1 \2/' "$T/out" | tr '\n' ' ')" = 'reliable null not_found "reliable" reliable "not_found" ' ]
+
+# ---- dumps: newer ones change, older ones do not ------------------------
+printf '{"id":"A","status":"reliable"}\n{"id":"D","status":"indebted"}\n' >"$T/new.jsonl"
+printf '{"id":"A","status":"gone"}\n' >"$T/old.jsonl"
+run risk-load --fetched-at "$(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)" "$T/new.jsonl"
+expect_rc 0
+run risk-changes --since 6
+expect_out_re '"id":"A","status":"reliable","previous":"indebted"'
+expect_out_re '"id":"D","status":"indebted","previous":null'
+expect "a newer dump: two changes" [ "$(wc -l <"$T/out")" = 2 ]
+run risk-load -v --fetched-at 2020-01-01 "$T/old.jsonl"
+expect_err_re '0 loaded, 1 kept'
+expect "an older dump's flip is no change" [ "$(hist)" = 8 ]
+
+# ---- the watch list ---------------------------------------------------
+run risk-changes --since 0 B D
+expect_rc 0
+expect "arguments: only B and D" [ "$(cut -d'"' -f6 "$T/out" | tr '\n' ' ')" = "B D " ]
+printf 'D\n\n  B  \n' >"$T/watch"
+run -i "$T/watch" risk-changes --since 0
+expect "standard input: only B and D" [ "$(cut -d'"' -f6 "$T/out" | tr '\n' ' ')" = "B D " ]
+run risk-changes --since 0 nobody
+expect_rc 1
+expect_out_empty
+run risk-changes --since 0 'bad id' B
+expect_rc 2
+expect_err_re "^risk-changes: bad id: invalid company id$"
+expect_out_re '"id":"B"'
+
+# ---- --jq ---------------------------------------------------------------
+run risk-changes --since 0 --jq 'select(.status == "indebted") | .id'
+expect_rc 0
+expect_out "$(printf 'B\nA\nD')"
+run risk-changes --since 0 --jq 'select(.status == "nothing")'
+expect_rc 1
+run risk-changes --jq '.['
+expect_rc 2
+expect_err_re '^risk-changes: --jq: '
+
+# ---- the cursor -------------------------------------------------------
+cur=$T/cache/risk/portfolio.seq
+run risk-changes --cursor "$cur"
+expect_rc 1
+expect_out_empty
+expect "a missing cursor starts from now (made with its folder)" [ "$(cat "$cur")" = 8 ]
+set_status 'B=reliable'
+risk-fetch -q --store --source "$SOURCE" B >/dev/null
+run risk-changes --cursor "$cur" B
+expect_rc 0
+expect_out_re '^\{"seq":9,"id":"B","status":"reliable","previous":"indebted",'
+expect "the cursor moved after a good read" [ "$(cat "$cur")" = 9 ]
+run risk-changes --cursor "$cur"
+expect_rc 1
+set_status 'B=indebted'
+risk-fetch -q --store --source "$SOURCE" B >/dev/null
+risk-changes --cursor "$cur" >/dev/full 2>"$T/err"
+rc=$?
+LAST="risk-changes --cursor >/dev/full"
+expect_rc 2
+expect_err_re '^risk-changes: standard output: No space left on device$'
+expect "a failed write does not move the cursor" [ "$(cat "$cur")" = 9 ]
+run risk-changes --cursor "$cur" D
+expect_rc 1
+expect "rows of other companies move it too" [ "$(cat "$cur")" = 10 ]
+echo junk >"$T/bad.seq"
+run risk-changes --cursor "$T/bad.seq"
+expect_rc 2
+expect_err_re 'bad.seq: not a sequence number'
+run risk-changes --cursor "$cur" --since 3
+expect_rc 2
+
+# ---- seq is never reused, even when the newest rows go -------------------
+q "delete from history where seq = 10"
+set_status 'B=sound'
+risk-fetch -q --store --source "$SOURCE" B >/dev/null
+expect "a new row after a deletion takes a new seq" [ "$(q 'select max(seq) from history')" = 11 ]
+
+# ---- --follow: a drain in another process, within a second ----------------
+risk-changes --follow --interval 100ms B >"$T/follow" 2>"$T/follow.err" &
+fpid=$!
+sleep 0.5
+set_status 'B=indebted'
+risk-enqueue B
+drain
+t0=$(date +%s%N)
+for _ in $(seq 40); do grep -q '"id":"B","status":"indebted"' "$T/follow" && break; sleep 0.05; done
+t1=$(date +%s%N)
+LAST="risk-changes --follow"
+expect "--follow printed the drain's change within a second ($(( (t1 - t0) / 1000000 )) ms after the drain ended)" \
+    [ "$(grep -c '"id":"B","status":"indebted"' "$T/follow")" = 1 ] && [ $(( (t1 - t0) / 1000000 )) -lt 1000 ]
+expect "and nothing before it" [ "$(wc -l <"$T/follow")" = 1 ]
+kill -TERM "$fpid"
+wait "$fpid"
+rc=$?
+expect_rc 0
+expect "SIGTERM ends it quietly" [ ! -s "$T/follow.err" ]
+
+# SIGINT with nothing printed: exit 1
+risk-changes --follow >/dev/null 2>"$T/follow.err" &
+fpid=$!
+sleep 0.3
+kill -INT "$fpid"
+wait "$fpid"
+rc=$?
+LAST="risk-changes --follow, SIGINT"
+expect_rc 1
+
+# a closed pipe ends it, though nothing was written
+( risk-changes --follow --interval 50ms 2>"$T/follow.err"; echo "exit $?" >"$T/follow.rc" ) | true
+for _ in $(seq 40); do [ -s "$T/follow.rc" ] && break; sleep 0.05; done
+expect "a closed pipe ends --follow ($(cat "$T/follow.rc" 2>/dev/null))" [ -s "$T/follow.rc" ]
+
+# ---- risk-stat: the history's size, recent changes, counters -------------
+rows=$(hist)
+run risk-stat
+expect_rc 0
+expect_out_re "^history rows +$rows\$"
+expect_out_re "^status changes +$rows in the last hour, $rows in the last day\$"
+run risk-stat --json
+expect "JSON: history rows" [ "$(jq .history.rows "$T/out")" = "$rows" ]
+# ever made: one more than the rows (seq 10 was deleted by hand above)
+ind=$(jq '.history.changes_total.indebted' "$T/out")
+expect "JSON: indebted changes ever made ($ind)" [ "$ind" = "$(( $(hist "status = 'indebted'") + 1 ))" ]
+run risk-stat --prometheus
+expect_out_re '^# TYPE risk_status_changes_total counter$'
+expect_out_re "^risk_status_changes_total\{status=\"not_found\"\} 1\$"
+expect_out_re "^risk_history_rows $rows\$"
+expect_out_re "^risk_status_changes_total\{status=\"indebted\"\} $ind\$"
+
+# ---- retention: old rows go, never a company's newest --------------------
+printf '{"id":"H","status":"reliable"}\n' >"$T/h1.jsonl"
+printf '{"id":"H","status":"indebted"}\n' >"$T/h2.jsonl"
+printf '{"id":"G","status":"reliable"}\n' >"$T/g.jsonl"
+risk-load --fetched-at 2020-01-01 "$T/h1.jsonl"
+risk-load --fetched-at 2020-02-01 "$T/h2.jsonl"
+risk-load --fetched-at 2020-03-01 "$T/h1.jsonl"
+risk-load --fetched-at 2020-01-01 "$T/g.jsonl"
+expect "H has three rows, G one" [ "$(hist "id = 'H'")/$(hist "id = 'G'")" = 3/1 ]
+run risk-purge -v --dry-run --history-older-than 30d
+expect_err_re ', 2 history rows$'
+expect "a dry run removes nothing" [ "$(hist "id = 'H'")" = 3 ]
+run risk-purge -v --history-older-than 30d --older-than 3660d
+expect_rc 0
+expect_err_re '^risk-purge: removed 0 records, 0 log rows, 0 drain summaries, 2 history rows$'
+expect "H keeps its newest row, G its only one" [ "$(q "select group_concat(id || ':' || status) from history where id in ('G', 'H') order by id")" = "G:reliable,H:reliable" ]
+expect "rows of the last 30 days stay" [ "$(hist "id not in ('G', 'H')")" = "$rows" ]
+run risk-purge --history-older-than 0 --older-than 3660d
+expect "everything old goes but each company's newest row" [ "$(hist)" = "$(q 'select count(distinct id) from history')" ]
+run risk-stat --prometheus
+expect_out_re "^risk_status_changes_total\{status=\"indebted\"\} $((ind + 1))\$"
+expect "the counters do not go down with a purge" true
+# once the record is purged too, a refetch with the same status is no change
+risk-purge --older-than 1d
+expect "H's record is gone" [ "$(q "select count(*) from record where id = 'H'")" = 0 ]
+before=$(q 'select max(seq) from history')
+risk-load --fetched-at 2020-04-01 "$T/h1.jsonl"
+expect "H reloaded as reliable: no change" [ "$(q 'select max(seq) from history')" = "$before" ]
+risk-load --fetched-at 2020-05-01 "$T/h2.jsonl"
+expect "then indebted: a change with a new seq" [ "$(q "select seq > $before and previous = 'reliable' from history where id = 'H' order by seq desc limit 1")" = 1 ]
+
+# ---- an older database gains its history on first write ------------------
+export RISK_DB=$T/old.db
+risk-enqueue X
+q "drop table history; drop table history_total; delete from sqlite_sequence; pragma user_version = 1"
+seed R1 reliable 100 10
+seed R2 - 100 10
+run risk-changes --since 0
+expect_rc 2
+expect_err_re 'no status history yet \(schema 1\)'
+risk-enqueue Y
+run risk-changes --since 0
+expect_rc 0
+expect "every record got its first row" [ "$(wc -l <"$T/out")" = 2 ]
+expect_out_re '"id":"R2","status":"not_found","previous":null'
+expect "user_version 2" [ "$(q 'pragma user_version')" = 2 ]
+
+# no database at all: no changes
+export RISK_DB=$T/none.db
+run risk-changes --since 0
+expect_rc 1
+expect_err_empty
+
+finish
