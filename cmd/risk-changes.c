@@ -31,14 +31,17 @@
 
 enum { OPT_CURSOR = OPT_COMMON_END, OPT_INTERVAL, OPT_JQ, OPT_SINCE };
 
-static const struct option longopts[] = {
-	COMMON_LONGOPTS,
-	{ "cursor", required_argument, NULL, OPT_CURSOR },
-	{ "follow", no_argument, NULL, 'f' },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
-	{ "jq", required_argument, NULL, OPT_JQ },
-	{ "since", required_argument, NULL, OPT_SINCE },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_option options[] = {
+	{ "cursor", OPT_CURSOR, "FILE", NULL,
+	    "start after the seq in FILE; write it back after" },
+	{ "follow", 'f', NULL, NULL, "keep printing changes as they come" },
+	{ "interval", OPT_INTERVAL, "DUR", "250ms",
+	    "with --follow, how often to look" },
+	{ "jq", OPT_JQ, "FILTER", NULL, "jq filter for each change" },
+	{ "since", OPT_SINCE, "SEQ", "0, or now with -f",
+	    "the changes after SEQ" },
+	COMMON_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 struct changes {
@@ -211,8 +214,7 @@ main(int argc, char *argv[])
 	int c, r, st;
 
 	cmd_init("risk-changes");
-	while ((c = getopt_long(argc, argv, ":fhqVv", longopts, NULL)) !=
-	    -1) {
+	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage))
 			continue;
 		switch (c) {

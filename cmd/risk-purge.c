@@ -1,6 +1,6 @@
 /*
  * risk-purge — remove old records (or old dead letters), and trim the
- * fetch log and the drain summaries.
+ * fetch log, the drain summaries and the status history.
  *
  * Invariants:
  * - Deletes go in batches of --batch rows, each its own short write
@@ -23,14 +23,18 @@
 #define RECORDS_AGE (30 * DAY)
 #define DEAD_AGE (14 * DAY)
 #define LOG_AGE (7 * DAY)
+#define HISTORY_AGE (365 * DAY)
 
-enum { OPT_BATCH = OPT_COMMON_END, OPT_DEAD, OPT_DRY_RUN, OPT_JSON,
-	OPT_LOG_OLDER_THAN, OPT_OLDER_THAN, OPT_PRINT, OPT_VACUUM };
+enum { OPT_BATCH = OPT_COMMON_END, OPT_DEAD, OPT_DRY_RUN,
+	OPT_HISTORY_OLDER_THAN, OPT_JSON, OPT_LOG_OLDER_THAN, OPT_OLDER_THAN,
+	OPT_PRINT, OPT_VACUUM };
 
 static const struct cmd_option options[] = {
 	{ "batch", OPT_BATCH, "N", "1000", "rows per transaction" },
 	{ "dead", OPT_DEAD, NULL, NULL, "remove dead letters instead of records" },
 	{ "dry-run", OPT_DRY_RUN, NULL, NULL, "list what would go, change nothing" },
+	{ "history-older-than", OPT_HISTORY_OLDER_THAN, "DUR", "365d",
+	    "trim status history older than this (never the newest)" },
 	{ "json", OPT_JSON, NULL, NULL, "print each row removed as JSON" },
 	{ "log-older-than", OPT_LOG_OLDER_THAN, "DUR", "7d",
 	    "trim fetch-log rows older than this" },
@@ -57,6 +61,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: risk-purge [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
 	    "                  [--dead] [--older-than DUR] [--log-older-than DUR]\n"
+	    "                  [--history-older-than DUR]\n"
 	    "                  [--dry-run] [--print] [--json] [--batch N] [--vacuum]\n");
 }
 
@@ -152,8 +157,8 @@ main(int argc, char *argv[])
 	    .flush = flush, .arg = &pu };
 	struct risk_db *db;
 	char err[RISK_ERRLEN];
-	int64_t older = -1, log_older = LOG_AGE, now;
-	long n = 0, nlog = 0, nrun = 0;
+	int64_t older = -1, log_older = LOG_AGE, hist_older = HISTORY_AGE, now;
+	long n = 0, nlog = 0, nrun = 0, nhist = 0;
 	bool dead_mode = false, print = false, json = false, vacuum = false;
 	int c, r, st = RISK_EXIT_OK;
 
@@ -171,6 +176,10 @@ main(int argc, char *argv[])
 			break;
 		case OPT_DRY_RUN:
 			p.dry_run = true;
+			break;
+		case OPT_HISTORY_OLDER_THAN:
+			hist_older = cmd_duration("history-older-than", optarg,
+			    usage);
 			break;
 		case OPT_JSON:
 			json = true;
@@ -222,6 +231,12 @@ main(int argc, char *argv[])
 		if ((r = risk_purge_log(db, &p, &nlog, &nrun, err)) != RISK_OK)
 			st = failed(r, err);
 	}
+	/* the history: never a company's newest row */
+	if (st == RISK_EXIT_OK && !dead_mode) {
+		p.before_ms = now - hist_older;
+		if ((r = risk_purge_history(db, &p, &nhist, err)) != RISK_OK)
+			st = failed(r, err);
+	}
 	if (st == RISK_EXIT_OK && vacuum && !p.dry_run) {
 		cmd_progress_phase(&pu.prog, "vacuuming");
 		if ((r = risk_vacuum(db, tick, &pu.prog, err)) != RISK_OK)
@@ -229,9 +244,9 @@ main(int argc, char *argv[])
 	}
 	cmd_progress_end(&pu.prog);
 	risk_db_close(db);
-	cmd_info("%s %ld %s, %ld log rows, %ld drain summaries%s",
-	    p.dry_run ? "would remove" : "removed", n,
-	    dead_mode ? "dead letters" : "records", nlog, nrun,
+	cmd_info("%s %ld %s, %ld log rows, %ld drain summaries, %ld history "
+	    "rows%s", p.dry_run ? "would remove" : "removed", n,
+	    dead_mode ? "dead letters" : "records", nlog, nrun, nhist,
 	    vacuum && !p.dry_run && st == RISK_EXIT_OK ? "; vacuumed" : "");
 	return cmd_fshut(st);
 }

@@ -32,13 +32,13 @@ run risk-purge --dry-run --json -v
 expect_rc 0
 expect_out_re '^\{"id":"R31","status":"indebted","fetched_at":"[0-9T:-]+Z"\}$'
 expect_out_re '^\{"id":"NF31","status":null,'
-expect_err_re '^risk-purge: would remove 2 records, 0 log rows, 0 drain summaries$'
+expect_err_re '^risk-purge: would remove 2 records, 0 log rows, 0 drain summaries, 0 history rows$'
 expect "--dry-run --json changes nothing" [ "$(dump)" = "$before" ]
 
 run risk-purge -v
 expect_rc 0
 expect_out_empty
-expect_err_re '^risk-purge: removed 2 records, 0 log rows, 0 drain summaries$'
+expect_err_re '^risk-purge: removed 2 records, 0 log rows, 0 drain summaries, 0 history rows$'
 expect "old records gone, young kept" [ "$(q "select group_concat(id) from (select id from record order by id)")" = "B1,B2,R29" ]
 
 # the boundary of --older-than 1h, printed
@@ -124,7 +124,7 @@ expect_rc 0
 expect_err_re 'removed 2000 records.*; vacuumed$'
 expect "no free pages left" [ "$(q 'pragma freelist_count')" = 0 ]
 run risk-purge --vacuum --dry-run -v
-expect_err_re 'would remove 0 records, 0 log rows, 0 drain summaries$'
+expect_err_re 'would remove 0 records, 0 log rows, 0 drain summaries, 0 history rows$'
 
 # ---- redrive cap, end to end: drain -> dead -> redrive -> ... -> refused
 if [ -x "$BIN/risk-drain" ]; then
