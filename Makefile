@@ -26,8 +26,9 @@ endif
 endif
 CURL_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS     := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
-# lib/tls.c reads the TLS files with libcrypto, which libcurl loads anyway.
-CURL_LIBS     += $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
+# lib/tls.c reads the TLS files and watches handshakes with OpenSSL, which
+# libcurl loads anyway.
+CURL_LIBS     += $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 # libjq is opened with dlopen on first use (lib/json.c): a program that
 # prints records without a jq filter never pays for loading it.
 JQ_LIBS       ?= -ldl

@@ -63,6 +63,7 @@ struct slot {
 	char *buf;		/* body + NUL; kept from request to request */
 	size_t len, cap;
 	bool toobig, nomem;
+	struct risk__tls_seen tls;
 	int64_t start_ms;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -81,6 +82,7 @@ struct risk_fetcher {
 	char *netrc;		/* path, when the credentials are a netrc */
 	struct curl_slist *headers;
 	char *keypass;		/* the client key's passphrase, or NULL */
+	bool have_cert;		/* we present a client certificate */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -421,6 +423,7 @@ setup_easy(struct risk_fetcher *f, const struct risk_fetch_opts *o,
 	SET(CURLOPT_LOW_SPEED_TIME, lowtime > 0 ? lowtime : 1L);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_body);
 	SET(CURLOPT_HTTPHEADER, f->headers);
+	risk__tls_watch(e, &s->tls);
 	if (f->netrc) {
 		SET(CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
 		SET(CURLOPT_NETRC_FILE, f->netrc);
@@ -492,6 +495,7 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 		goto fail;
 	if ((rc = risk__tls_check(o, f->keypass, err)) < 0)
 		goto fail;
+	f->have_cert = o->cert != NULL;
 	for (l = f->headers; l; l = l->next)
 		if (strncasecmp(l->data, "Accept:", 7) == 0)
 			break;
@@ -572,6 +576,8 @@ risk_fetcher_add(struct risk_fetcher *f, const char *id, void *udata,
 	s->udata = udata;
 	s->len = 0;
 	s->toobig = s->nomem = false;
+	s->tls.alert = -1;
+	s->tls.asked = false;
 	s->errbuf[0] = '\0';
 	s->start_ms = mono_ms();
 	if (curl_multi_add_handle(f->multi, s->easy) != CURLM_OK)
@@ -603,9 +609,16 @@ fail_reason(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 {
 	struct risk_fetcher *f = s->f;
 	curl_off_t pre = 0;
+	enum risk_fail_class c;
 	long oserr = 0;
 	char msg[128];
 
+	c = risk__tls_failure(rc, &s->tls, f->have_cert, s->errbuf,
+	    r->reason, sizeof r->reason);
+	if (c != RISK_FAIL_NONE) {
+		r->fail_class = c;
+		return;
+	}
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		curl_easy_getinfo(s->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);

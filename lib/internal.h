@@ -118,5 +118,17 @@ int risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz);
  * (pass decrypts the key; NULL if the credentials gave none). */
 int risk__tls_check(const struct risk_fetch_opts *o, const char *pass,
     char *err);
+/* What TLS saw during one transfer; reset before each. */
+struct risk__tls_seen {
+	int alert;		/* the fatal alert the server sent; -1: none */
+	bool asked;		/* the server asked for a client certificate */
+};
+/* Record into seen what the TLS connections easy opens see. */
+void risk__tls_watch(void *easy, struct risk__tls_seen *seen);
+/* Whose failure a transfer that ended with curl code rc was, with a reason,
+ * if TLS says; RISK_FAIL_NONE (reason untouched) if it does not. */
+enum risk_fail_class risk__tls_failure(int rc,
+    const struct risk__tls_seen *seen, bool have_cert, const char *errbuf,
+    char *reason, size_t n);
 
 #endif

@@ -63,10 +63,10 @@ expect_out_re '^\{"id":"C1","status":'
 # another private CA
 run risk-fetch --source "$PLAIN_URL" C1
 expect_rc 1
-expect_err_re '^risk-fetch: C1: .*certificate'
+expect_err_re '^risk-fetch: C1: server certificate not trusted: '
 run risk-fetch --source "$PLAIN_URL" --cacert "$P/otherca.crt" C1
 expect_rc 1
-expect_err_re '^risk-fetch: C1: .*certificate'
+expect_err_re '^risk-fetch: C1: server certificate not trusted: '
 
 # --- mutual TLS -------------------------------------------------------
 
@@ -84,6 +84,26 @@ chmod 600 "$P/both.pem"
 run risk-fetch --source "$MTLS_URL" --cacert "$P/ca.crt" \
     --cert "$P/both.pem" C1
 expect_rc 0
+
+# no client certificate, or one from a CA the server does not know: the
+# server refuses us, whatever TLS version; several requests each, so that
+# every one is judged the same whichever way the server's close races
+# our request
+run risk-fetch --source "$MTLS_URL" --cacert "$P/ca.crt" C1 C2 C3 C4
+expect_rc 1
+expect "no client certificate: 4 times 'requires a client certificate'" \
+    [ "$(grep -c '^risk-fetch: C[1-4]: the server requires a client certificate.*give one with --cert$' "$T/err")" = 4 ]
+run risk-fetch --source "$MTLS12_URL" --cacert "$P/ca.crt" C1 C2
+expect_rc 1
+expect "TLS 1.2, no client certificate: 'requires a client certificate'" \
+    [ "$(grep -c '^risk-fetch: C[1-2]: the server requires a client certificate' "$T/err")" = 2 ]
+for url in "$MTLS_URL" "$MTLS12_URL"; do
+	run risk-fetch --source "$url" --cacert "$P/ca.crt" \
+	    --cert "$P/stranger.crt" --key "$P/stranger.key" C1 C2 C3 C4
+	expect_rc 1
+	expect "a stranger's certificate: 4 times 'client certificate refused'" \
+	    [ "$(grep -c '^risk-fetch: C[1-4]: client certificate refused' "$T/err")" = 4 ]
+done
 
 # an encrypted key: its passphrase comes from the credentials file
 openssl pkey -in "$P/client.key" -aes256 -passout pass:hunter2 \
@@ -158,6 +178,6 @@ run env OPENSSL_CONF="$T/legacy.cnf" risk-fetch --source "$OLD_URL" \
     --cacert "$P/ca.crt" C1
 expect_rc 1
 expect_out_empty
-expect_err_re '^risk-fetch: C1: .*(protocol version|TLS 1\.2)'
+expect_err_re '^risk-fetch: C1: the server speaks no TLS 1\.2 or later \(TLS alert: protocol version\)$'
 
 finish
