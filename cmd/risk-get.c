@@ -9,7 +9,10 @@
  *
  * With GATEWAY_INTERFACE set it is a CGI program instead: one request
  * from the environment, one response (lib/cgi.c), argv never read.
+ * Started on a listening socket (standard input), it is a FastCGI
+ * server with the same answers, request after request (fastcgi()).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,13 +190,58 @@ cgi_enqueue(struct risk_db *db, const char *id, int64_t now, bool *queued)
 }
 
 /*
- * CGI mode: one HTTP request from the environment, one response on
- * standard output (lib/cgi.c has the table).  The arguments are ignored:
- * some servers turn a query string into arguments, and those must never
- * become options.  The database is named by RISK_DB, RISK_QUEUE and
- * RISK_STAGE as the server sets them.  Whatever goes wrong, the client
- * gets a JSON error with a fixed code; the reason goes to standard
- * error, which the server logs.
+ * One HTTP request, answered on out (lib/cgi.c has the table).  The
+ * database is opened on the first request that needs it and kept in
+ * *dbp; a database error closes it again, so that the next request tries
+ * afresh; dbo NULL (a bad environment) answers 503.  Whatever goes wrong, the client gets a JSON error with a
+ * fixed code; the reason goes to standard error, which the server logs.
+ * RISK_OK, or RISK_EIO when the answer could not be written.
+ */
+static int
+respond(const struct risk_cgi_env *env, const struct risk_db_opts *dbo,
+    struct risk_db **dbp, FILE *out)
+{
+	struct risk_cgi_req req;
+	struct risk_cgi_resp resp;
+	struct risk_record rec;
+	struct risk_view v = { .now_ms = risk_now_ms() };
+	char err[RISK_ERRLEN];
+	int r = RISK_OK;
+
+	if (risk_cgi_parse(env, &req) == RISK_OK) {
+		v.id = req.id;
+		if (*dbp == NULL && dbo == NULL)
+			r = RISK_EINVAL;	/* said once, by the caller */
+		else if (*dbp == NULL &&
+		    (r = risk_db_open(dbp, dbo, err)) != RISK_OK)
+			cmd_err("%s", err);
+		else if ((r = risk_record_get(*dbp, req.id, &rec, err)) ==
+		    RISK_OK) {
+			v.rec = &rec;
+			v.max_age_ms = rec.found ? MAX_AGE : NF_MAX_AGE;
+			/* a failed refresh still answers from the cache */
+			if (v.now_ms - rec.fetched_at > v.max_age_ms)
+				cgi_enqueue(*dbp, req.id, v.now_ms,
+				    &v.queued);
+		} else if (r == RISK_ENOTFOUND) {
+			r = cgi_enqueue(*dbp, req.id, v.now_ms, &v.queued);
+		} else {
+			cmd_err("%s", err);
+		}
+		if (r != RISK_OK && r != RISK_EBUSY) {
+			risk_db_close(*dbp);
+			*dbp = NULL;
+		}
+	}
+	risk_cgi_answer(&req, &v, r, &resp);
+	return risk_cgi_write(out, &resp, err);
+}
+
+/*
+ * CGI mode: one request from the environment, one response on standard
+ * output.  The arguments are ignored: some servers turn a query string
+ * into arguments, and those must never become options.  The database is
+ * named by RISK_DB, RISK_QUEUE and RISK_STAGE as the server sets them.
  */
 static int
 cgi(void)
@@ -207,39 +255,91 @@ cgi(void)
 	};
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct risk_db *db = NULL;
-	struct risk_cgi_req req;
-	struct risk_cgi_resp resp;
-	struct risk_record rec;
-	struct risk_view v = { .now_ms = risk_now_ms() };
 	char err[RISK_ERRLEN];
-	int r = RISK_OK, rq;
+	bool envok;
+	int r;
 
-	if (risk_cgi_parse(&env, &req) == RISK_OK) {
-		v.id = req.id;
-		if ((r = risk_db_opts_env(&dbo, err)) != RISK_OK ||
-		    (r = risk_db_open(&db, &dbo, err)) != RISK_OK)
-			cmd_err("%s", err);
-		else if ((r = risk_record_get(db, req.id, &rec, err)) ==
-		    RISK_OK) {
-			v.rec = &rec;
-			v.max_age_ms = rec.found ? MAX_AGE : NF_MAX_AGE;
-			/* a failed refresh still answers from the cache */
-			if (v.now_ms - rec.fetched_at > v.max_age_ms)
-				cgi_enqueue(db, req.id, v.now_ms, &v.queued);
-		} else if (r == RISK_ENOTFOUND) {
-			r = cgi_enqueue(db, req.id, v.now_ms, &v.queued);
-		} else {
-			cmd_err("%s", err);
-		}
-	}
-	risk_cgi_answer(&req, &v, r, &resp);
-	rq = risk_cgi_write(stdout, &resp, err);
+	if (!(envok = risk_db_opts_env(&dbo, err) == RISK_OK))
+		cmd_err("%s", err);
+	r = respond(&env, envok ? &dbo : NULL, &db, stdout);
 	risk_db_close(db);
-	if (rq != RISK_OK) {
-		cmd_err("standard output: %s", err);
+	if (r != RISK_OK) {
+		cmd_err("standard output: write error");
 		return RISK_EXIT_ERROR;
 	}
 	return RISK_EXIT_OK;
+}
+
+/*
+ * FastCGI mode: the server started us on a listening socket (lighttpd's
+ * bin-path, spawn-fcgi) and sends request after request.  The same
+ * answers as CGI; what a long-lived process adds:
+ * - The database is named by the process's environment, read once
+ *   (lighttpd bin-environment, the unit's Environment=); no request
+ *   parameter can point it elsewhere.  Opened once, kept open.
+ * - Between requests every statement is reset and no transaction is
+ *   open (risk_db_settle), so each request sees every commit made before
+ *   it and no checkpoint waits for us.  A database file replaced under
+ *   us (a restore, a file moved into place) is noticed by its inode
+ *   before the next lookup and opened afresh.
+ * - SIGTERM while waiting for a request ends the process at once (there
+ *   is nothing in hand); during a request, after its answer.  A client
+ *   gone away (EPIPE) only ends that request.
+ */
+static volatile sig_atomic_t stopping, waiting;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	if (waiting)
+		_exit(RISK_EXIT_OK);
+	stopping = 1;
+}
+
+static int
+fastcgi(void)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	struct risk_db_opts dbo = { .busy_ms = -1 };
+	struct risk_db *db = NULL;
+	struct risk_fcgi *f;
+	struct risk_cgi_env env;
+	char err[RISK_ERRLEN];
+	int r;
+
+	if (risk_db_opts_env(&dbo, err) != RISK_OK)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	if (risk_fcgi_open(&f, 0, err) != RISK_OK)
+		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);	/* no SA_RESTART: accept ends */
+	while (!stopping) {
+		risk_fcgi_finish(f);
+		waiting = 1;
+		if (stopping)
+			break;
+		r = risk_fcgi_accept(f, &env, err);
+		waiting = 0;
+		if (r != RISK_OK) {
+			if (!stopping)
+				cmd_err("%s", err);
+			break;
+		}
+		if (db != NULL && risk_db_replaced(db)) {
+			cmd_info("%s: replaced: opening it again", "database");
+			risk_db_close(db);
+			db = NULL;
+		}
+		/* a write error is a client gone: that request only */
+		respond(&env, &dbo, &db, risk_fcgi_out(f));
+		risk_db_settle(db);
+	}
+	waiting = 0;
+	risk_fcgi_close(f);
+	risk_db_close(db);
+	return stopping ? RISK_EXIT_OK : RISK_EXIT_ERROR;
 }
 
 int
@@ -256,6 +356,8 @@ main(int argc, char *argv[])
 	int c, r;
 
 	cmd_init("risk-get");
+	if (risk_fcgi_listening(0))
+		return fastcgi();
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		return cgi();
 	while ((c = cmd_getopt(argc, argv, options)) != -1) {

@@ -13,6 +13,8 @@
  *   company ID that passed risk_id_valid(), and only through the JSON
  *   builders of json.c.  Rejected input is never echoed: error bodies
  *   are fixed codes, so they carry no paths, SQL or library messages.
+ * - Only a 200 (and the 304 that stands for it) lets a cache in front
+ *   serve it stale (RFC 5861): a 404 or a 502 must be asked again.
  * - Validators come from the record alone (id, fetched_at, status), so
  *   every process answering for the same row gives the same ETag and
  *   Last-Modified, and a refresh that stores a new fetch changes both.
@@ -312,6 +314,7 @@ risk_cgi_answer(const struct risk_cgi_req *req, const struct risk_view *v,
 	resp->head = req->head;
 	resp->last_modified = resp->age = resp->retry_after = -1;
 	resp->max_age = -1;		/* no-store unless a record says */
+	resp->swr = resp->sie = -1;
 	if (req->status != 0) {
 		resp->status = req->status;
 		resp->allow = req->status == 405;
@@ -351,6 +354,9 @@ risk_cgi_answer(const struct risk_cgi_req *req, const struct risk_view *v,
 	else
 		notmod = req->if_modified_since >= 0 &&
 		    resp->last_modified <= req->if_modified_since;
+	/* a 304 refreshes the cached 200: the same Cache-Control */
+	resp->swr = RISK_CGI_SWR;
+	resp->sie = RISK_CGI_SIE;
 	if (notmod) {
 		resp->status = 304;
 		return RISK_OK;
@@ -392,7 +398,12 @@ risk_cgi_write(FILE *fp, const struct risk_cgi_resp *resp, char *err)
 		risk_http_date(resp->last_modified, date);
 		fprintf(fp, "Last-Modified: %s\r\n", date);
 	}
-	if (resp->max_age >= 0)
+	if (resp->max_age >= 0 && resp->swr >= 0)
+		fprintf(fp, "Cache-Control: max-age=%lld, "
+		    "stale-while-revalidate=%lld, stale-if-error=%lld\r\n",
+		    (long long)resp->max_age, (long long)resp->swr,
+		    (long long)resp->sie);
+	else if (resp->max_age >= 0)
 		fprintf(fp, "Cache-Control: max-age=%lld\r\n",
 		    (long long)resp->max_age);
 	else

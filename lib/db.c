@@ -676,8 +676,32 @@ authorize(void *arg, int action, const char *a3, const char *a4,
 	    SQLITE_DENY : SQLITE_OK;
 }
 
+static void
+remember(const char *path, struct risk_fileid *id)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0)
+		*id = (struct risk_fileid){ sb.st_dev, sb.st_ino };
+}
+
+static bool
+moved(const char *path, const struct risk_fileid *id)
+{
+	struct stat sb;
+
+	return stat(path, &sb) != 0 || sb.st_dev != id->dev ||
+	    sb.st_ino != id->ino;
+}
+
+/*
+ * Check path before SQLite opens it, and remember which file it is.
+ * Taken before the open, a replacement in between makes the next
+ * risk_db_replaced() say so: a needless reopen, never a missed one.
+ */
 static int
-open_file(struct risk_db *db, const char *path, char *err)
+open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
+    char *err)
 {
 	struct stat sb;
 
@@ -685,6 +709,7 @@ open_file(struct risk_db *db, const char *path, char *err)
 		if (!S_ISREG(sb.st_mode))
 			return risk_seterr(err, RISK_EDB,
 			    "%s: not a regular file", path);
+		*id = (struct risk_fileid){ sb.st_dev, sb.st_ino };
 		return RISK_OK;
 	}
 	if (errno != ENOENT)
@@ -719,7 +744,7 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 			goto fail;
 		db->split = strcmp(db->qpath, db->path) != 0;
 	}
-	if ((r = open_file(db, db->path, err)) != RISK_OK)
+	if ((r = open_file(db, db->path, &db->id, err)) != RISK_OK)
 		goto fail;
 	flags = (db->readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -748,7 +773,7 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	if ((r = exec(db, WAL_KEEP_SQL("main"), err, db->path)) != RISK_OK)
 		goto fail;
 	if (db->split) {
-		if ((r = open_file(db, db->qpath, err)) != RISK_OK)
+		if ((r = open_file(db, db->qpath, &db->qid, err)) != RISK_OK)
 			goto fail;
 		/* bind the path: no quoting trouble */
 		rc = sqlite3_prepare_v2(db->h, "ATTACH ?1 AS q", -1, &st,
@@ -783,6 +808,11 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	    err)) != RISK_OK) {
 		goto fail;
 	}
+	/* made by this open: the file SQLite just created */
+	if (db->id.ino == 0)
+		remember(db->path, &db->id);
+	if (db->split && db->qid.ino == 0)
+		remember(db->qpath, &db->qid);
 	*dbp = db;
 	return RISK_OK;
 fail:
@@ -806,6 +836,26 @@ trim_wal(struct risk_db *db, const char *schema, const char *path)
 	    schema);
 	sqlite3_busy_timeout(db->h, WAL_TRIM_WAIT_MS);
 	sqlite3_exec(db->h, sql, NULL, NULL, NULL);	/* best effort */
+}
+
+void
+risk_db_settle(struct risk_db *db)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (db == NULL)
+		return;
+	while ((st = sqlite3_next_stmt(db->h, st)) != NULL)
+		if (sqlite3_stmt_busy(st))
+			sqlite3_reset(st);
+	risk_db_rollback(db);
+}
+
+bool
+risk_db_replaced(struct risk_db *db)
+{
+	return moved(db->path, &db->id) ||
+	    (db->split && moved(db->qpath, &db->qid));
 }
 
 void

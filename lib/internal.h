@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "risk.h"
 
@@ -64,6 +65,12 @@ enum risk_stmt {
 	S_NSTMT
 };
 
+/* Which file a path named when it was opened (risk_db_replaced). */
+struct risk_fileid {
+	dev_t dev;
+	ino_t ino;		/* 0: not known */
+};
+
 struct risk_db {
 	sqlite3 *h;
 	bool readonly;
@@ -74,6 +81,7 @@ struct risk_db {
 	sqlite3_stmt *st[S_NSTMT];
 	char path[PATH_MAX];
 	char qpath[PATH_MAX];
+	struct risk_fileid id, qid;	/* of path and qpath */
 };
 
 /* The cached statement, reset and with bindings cleared; NULL on error. */

@@ -117,6 +117,18 @@ int risk_db_begin(struct risk_db *db, char *err);
 int risk_db_commit(struct risk_db *db, char *err);
 void risk_db_rollback(struct risk_db *db);
 bool risk_db_in_txn(struct risk_db *db);
+/*
+ * Between the requests of a long-lived reader: reset every statement and
+ * end any transaction, so that no read snapshot outlives a request (WAL
+ * checkpoints are never held back, the next request sees every commit).
+ */
+void risk_db_settle(struct risk_db *db);
+/*
+ * Does a path now name another file than the one opened (restored from
+ * a backup, moved into place) or none?  A long-lived reader then closes
+ * and opens again: SQLite would go on reading the old file.
+ */
+bool risk_db_replaced(struct risk_db *db);
 /* A read snapshot for long read loops (BEGIN DEFERRED). */
 int risk_db_begin_read(struct risk_db *db, char *err);
 /* Run SQL with no result rows (maintenance, tests). */
@@ -598,6 +610,12 @@ void risk_map_free(struct risk_map *m);
 #define RISK_CGI_BODY_MAX 1024
 #define RISK_CGI_RETRY_QUEUED 60	/* Retry-After of a queued miss, s */
 #define RISK_CGI_RETRY_BUSY 5		/* Retry-After of a 503, s */
+/* RFC 5861, on every 200: a cache in front may answer with a stale copy
+ * while it revalidates (about two drain periods: the refresh the stale
+ * answer queued is stored by then), and while risk-get or its host is
+ * down or failing (a day: the records themselves are kept far longer). */
+#define RISK_CGI_SWR 120		/* stale-while-revalidate, s */
+#define RISK_CGI_SIE 86400		/* stale-if-error, s */
 
 struct risk_cgi_env {
 	const char *method;		/* REQUEST_METHOD */
@@ -624,6 +642,8 @@ struct risk_cgi_resp {
 	char etag[RISK_CGI_ETAG_LEN];	/* "" for none */
 	int64_t last_modified;		/* seconds; -1: none */
 	int64_t max_age;		/* seconds; -1: Cache-Control: no-store */
+	int64_t swr, sie;		/* stale-while-revalidate, stale-if-
+					 * error, seconds; -1: none */
 	int64_t age;			/* seconds; -1: none */
 	int64_t retry_after;		/* seconds; -1: none */
 	size_t body_len;
@@ -654,5 +674,25 @@ bool risk_cgi_etag_match(const char *header, const char *etag);
 /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", both ways. */
 void risk_http_date(int64_t sec, char out[32]);
 int risk_http_date_parse(const char *s, int64_t *sec);
+
+/* ---- fcgi.c: the same requests over FastCGI (libfcgi, by dlopen) ---- */
+
+struct risk_fcgi;
+/* Is fd a listening socket (a web server started us for FastCGI)? */
+bool risk_fcgi_listening(int fd);
+/* Load libfcgi and get ready to accept on the listening socket fd. */
+int risk_fcgi_open(struct risk_fcgi **f, int fd, char *err);
+/*
+ * Finish the request in hand, if any, and wait for the next one: RISK_OK
+ * and env filled from its parameters (valid until the next call), or
+ * RISK_EIO when accepting failed or a signal interrupted the wait.
+ */
+int risk_fcgi_accept(struct risk_fcgi *f, struct risk_cgi_env *env,
+    char *err);
+/* The stream for the response to the request in hand. */
+FILE *risk_fcgi_out(struct risk_fcgi *f);
+/* End the request in hand: the server gets the rest of its response. */
+void risk_fcgi_finish(struct risk_fcgi *f);
+void risk_fcgi_close(struct risk_fcgi *f);
 
 #endif

@@ -84,7 +84,7 @@ expect_status 200
 expect_hdr Content-Type '^application/json$'
 expect_hdr ETag '^"[0-9a-f]{16}"$'
 expect_hdr Last-Modified '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} GMT$'
-expect_hdr Cache-Control '^max-age=34[6-8][0-9]$'
+expect_hdr Cache-Control '^max-age=34[6-8][0-9], stale-while-revalidate=120, stale-if-error=86400$'
 expect_hdr Age '^1[2-3][0-9]$'
 expect_no_hdr Retry-After
 expect_body_re '^\{"id":"C1","status":"reliable","status_changed_at":"2025-01-04T00:00:00Z","fetched_at":"[0-9T:Z-]+","age":1[23][0-9],"fresh":true\}$'
@@ -122,7 +122,7 @@ expect "arguments ignored" [ ! -e "$T/elsewhere.db" ]
 # stale: 200, max-age 0, a refresh queued
 cgi GET /C2 -
 expect_status 200
-expect_hdr Cache-Control '^max-age=0$'
+expect_hdr Cache-Control '^max-age=0, stale-while-revalidate=120, stale-if-error=86400$'
 expect_hdr Age '^7[12][0-9][0-9]$'
 expect_body_re '"fresh":false,"queued":true\}$'
 expect "stale record queued" [ "$(qcount "$RISK_DB" C2)" = 1 ]
@@ -131,6 +131,7 @@ expect "stale record queued" [ "$(qcount "$RISK_DB" C2)" = 1 ]
 cgi GET /C3 -
 expect_status 404
 expect_hdr Content-Type '^application/json$'
+expect_hdr Cache-Control '^max-age=[0-9]+$'	# never served stale
 expect_body_re '^\{"id":"C3","error":"not_found",'
 expect_hdr Age '^[0-9]+$'
 cgi GET /C3 - HTTP_IF_NONE_MATCH='*'
@@ -158,6 +159,7 @@ expect_body '{"id":"D1","error":"not_cached","queued":false}'
 cgi GET /C1 - HTTP_IF_NONE_MATCH="$etag"
 expect_status 304
 expect_hdr ETag "^$etag\$"
+expect_hdr Cache-Control ', stale-while-revalidate=120, stale-if-error=86400$'	# as the 200's
 expect_body_empty
 cgi GET /C1 - HTTP_IF_NONE_MATCH="\"nope\", W/$etag"
 expect_status 304
@@ -287,7 +289,7 @@ expect_status 200
 expect_hdr Content-Type '^application/json$'
 expect_hdr ETag '^"[0-9a-f]{16}"$'
 expect_hdr Last-Modified 'GMT$'
-expect_hdr Cache-Control '^max-age=34[6-8][0-9]$'
+expect_hdr Cache-Control '^max-age=34[6-8][0-9], stale-while-revalidate=120, stale-if-error=86400$'
 expect_hdr Age '^1[2-3][0-9]$'
 expect_body_re '^\{"id":"C1","status":"reliable",.*"fresh":true\}$'
 etag=$(hdr ETag)
@@ -312,7 +314,7 @@ expect_status 200
 
 http "$URL/C2"
 expect_status 200
-expect_hdr Cache-Control '^max-age=0$'
+expect_hdr Cache-Control '^max-age=0, stale-while-revalidate=120, stale-if-error=86400$'
 expect_body_re '"fresh":false,"queued":true\}$'
 expect "stale record queued by the web user" [ "$(qcount "$Q" C2)" = 1 ]
 

@@ -228,7 +228,9 @@ test_answer(void **state)
 	assert_int_equal(write_resp(&resp, buf, sizeof buf), RISK_OK);
 	assert_non_null(strstr(buf, "Status: 200 OK\r\n"));
 	assert_non_null(strstr(buf, "Content-Type: application/json\r\n"));
-	assert_non_null(strstr(buf, "Cache-Control: max-age=3479\r\n"));
+	/* RFC 5861: a cache in front may serve it stale */
+	assert_non_null(strstr(buf, "Cache-Control: max-age=3479, "
+	    "stale-while-revalidate=120, stale-if-error=86400\r\n"));
 	assert_non_null(strstr(buf, "Age: 120\r\n"));
 	assert_non_null(strstr(buf, "Last-Modified: Fri, 15 Jan 2027"));
 	assert_non_null(strstr(buf, "\r\n\r\n{\"id\":\"C1\""));
@@ -250,6 +252,8 @@ test_answer(void **state)
 	assert_int_equal(write_resp(&resp, buf, sizeof buf), RISK_OK);
 	assert_non_null(strstr(buf, "Status: 304 Not Modified\r\n"));
 	assert_non_null(strstr(buf, "ETag: \""));
+	assert_non_null(strstr(buf, "Cache-Control: max-age=3479, "
+	    "stale-while-revalidate=120, stale-if-error=86400\r\n"));
 	assert_ptr_equal(strstr(buf, "Content-Type"), NULL);
 	assert_true(strlen(buf) > 4 &&
 	    strcmp(buf + strlen(buf) - 4, "\r\n\r\n") == 0);
@@ -292,6 +296,9 @@ test_answer(void **state)
 	risk_cgi_answer(&req, &v, RISK_OK, &resp);
 	assert_int_equal(resp.status, 404);
 	assert_non_null(strstr(resp.body, "\"error\":\"not_found\""));
+	/* ... and never served stale by a cache: it may be found now */
+	assert_int_equal(write_resp(&resp, buf, sizeof buf), RISK_OK);
+	assert_non_null(strstr(buf, "Cache-Control: max-age=0\r\n"));
 	env.if_none_match = NULL;
 }
 
