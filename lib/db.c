@@ -854,8 +854,14 @@ risk_db_settle(struct risk_db *db)
 bool
 risk_db_replaced(struct risk_db *db)
 {
-	return moved(db->path, &db->id) ||
-	    (db->split && moved(db->qpath, &db->qid));
+	if (!moved(db->path, &db->id) &&
+	    !(db->split && moved(db->qpath, &db->qid)))
+		return false;
+	/* The -wal and -shm files go by name: they are the new file's
+	 * now.  Closing must not checkpoint them into the old one (and
+	 * reset them under the new file's writers). */
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	return true;
 }
 
 void

@@ -126,7 +126,9 @@ void risk_db_settle(struct risk_db *db);
 /*
  * Does a path now name another file than the one opened (restored from
  * a backup, moved into place) or none?  A long-lived reader then closes
- * and opens again: SQLite would go on reading the old file.
+ * and opens again: SQLite would go on reading the old file.  When true,
+ * the close that follows leaves the -wal file alone: it is the new
+ * file's.
  */
 bool risk_db_replaced(struct risk_db *db);
 /* A read snapshot for long read loops (BEGIN DEFERRED). */

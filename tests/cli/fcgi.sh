@@ -1,0 +1,356 @@
+#!/bin/bash
+# risk-get as FastCGI.  First the binary itself: it links no libfcgi and
+# a command-line run loads none; started on a socket by spawn-fcgi and
+# spoken to directly (tests/fcgi-client), it answers, sees writes of
+# other processes at the next request, holds no read snapshot between
+# requests, reopens a database file replaced under it, survives a client
+# that vanished, and ends cleanly on SIGTERM, idle or mid-request.  Then
+# the shipped deployments in the least-privilege layout of risk.7 (the
+# processes run as nobody when we are root), the whole CGI table through
+# each: lighttpd with scripts/lighttpd-risk-fcgi.conf (bin-path,
+# max-procs 2); nginx with scripts/nginx-risk-fcgi.conf and spawn-fcgi
+# started as scripts/systemd/risk-get-fcgi.service says; and nginx
+# proxy_cache (scripts/nginx-risk-cache.conf), which must go on serving
+# a cached answer, fresh and then stale (stale-if-error), once the
+# FastCGI process is stopped.
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/http.sh"
+
+FC=$ROOT/tests/fcgi-client
+for t in spawn-fcgi lighttpd nginx curl jq; do
+	if ! command -v "$t" >/dev/null; then
+		echo "# $NAME: $t missing: FastCGI tests skipped"
+		finish
+		exit
+	fi
+done
+
+# ---- the binary ----------------------------------------------------------
+
+expect "risk-get does not link libfcgi" not grep -q libfcgi \
+    <(readelf -d "$BIN/risk-get")
+risk-enqueue </dev/null || exit 2
+run env LD_DEBUG=files risk-get C0
+expect "a command-line run loads no libfcgi" not grep -q libfcgi "$T/err"
+
+# The least-privilege layout, used from here on.
+if [ "$(id -u)" -eq 0 ]; then
+	WEBUSER=nobody WEBGROUP=nogroup
+	chmod 711 "$T"
+	ASWEB=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
+else
+	WEBUSER=$(id -un) WEBGROUP=$(id -gn)
+	ASWEB=()
+fi
+SRV=$T/srv
+DB=$SRV/db/risk.db
+Q=$SRV/queue/queue.db
+mkdir -p "$SRV/db" "$SRV/www" "$SRV/run"
+chmod 755 "$SRV" "$SRV/www"
+chown "$WEBUSER:$WEBGROUP" "$SRV/run"
+risk-enqueue --db "$DB" --queue "$Q" </dev/null || exit 2
+export RISK_DB=$DB
+seed C1 reliable 1735948800 120
+seed C2 indebted 1735948800 7200
+seed C3 - 0 60
+sqlite3 "$DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
+"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null ||
+    exit 2
+
+# spawn SOCKET: risk-get under spawn-fcgi -n, as the web user, with the
+# database named by its environment only.  A simple command whose
+# programs exec one another, so that $! is risk-get itself.
+spawn() {
+	"${ASWEB[@]}" env RISK_DB="$DB" RISK_QUEUE="$Q" RISK_LOCK_TIMEOUT=5s \
+	    spawn-fcgi -n -s "$1" -- "$BIN/risk-get" </dev/null \
+	    >/dev/null 2>"$T/fcgi.err" &
+	SPID=$!
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $SPID 2>/dev/null; wait $SPID 2>/dev/null"
+	for _ in $(seq 100); do
+		[ -S "$1" ] && "$FC" "$1" PATH_INFO=/C1 >/dev/null 2>&1 &&
+		    return 0
+		sleep 0.05
+	done
+	return 1
+}
+S=$SRV/run/direct.sock
+spawn "$S"
+expect "spawn-fcgi started risk-get" [ -S "$S" ]
+fc() { run "$FC" "$S" "$@"; }
+
+fc PATH_INFO=/C1
+expect_rc 0
+expect_status 200
+expect_hdr Cache-Control '^max-age=34[0-8][0-9], stale-while-revalidate=120, stale-if-error=86400$'
+expect_body_re '^\{"id":"C1","status":"reliable"'
+expect "libfcgi loaded in FastCGI mode" grep -q libfcgi "/proc/$SPID/maps"
+expect "runs as the web user" [ "$(stat -c %U "/proc/$SPID")" = "$WEBUSER" ]
+# the request's parameters never name the database
+fc PATH_INFO=/C1 RISK_DB="$T/elsewhere.db" GATEWAY_INTERFACE=CGI/1.1
+expect_status 200
+expect "parameters are not the environment" [ ! -e "$T/elsewhere.db" ]
+fc REQUEST_METHOD=DELETE PATH_INFO=/C1
+expect_status 405
+expect_hdr Allow '^GET, HEAD$'
+
+# Freshness: what other processes write is seen by the next request.
+fc PATH_INFO=/F1
+expect_status 502
+expect "a miss queued" [ "$(qcount "$Q" F1)" = 1 ]
+seed F1 reliable 1735948800 5
+fc PATH_INFO=/F1
+expect_status 200
+expect_body_re '"id":"F1","status":"reliable"'
+seed F1 indebted 1735948800 1
+fc PATH_INFO=/F1
+expect_body_re '"id":"F1","status":"indebted"'
+sqlite3 "$DB" "DELETE FROM record WHERE id='F1'"
+fc PATH_INFO=/F1
+expect_status 502
+expect_body '{"id":"F1","error":"not_cached","queued":true}'
+
+# No read snapshot outlives a request: a checkpoint can truncate the WAL.
+for _ in 1 2 3; do fc PATH_INFO=/C1; done
+run sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)'
+expect_out '0|0|0'
+run sqlite3 "$Q" 'PRAGMA wal_checkpoint(TRUNCATE)'
+expect_out '0|0|0'
+
+# risk-purge --vacuum rewrites the file in place: still answered right.
+seed V1 reliable 1735948800 10
+fc PATH_INFO=/V1
+expect_status 200
+sqlite3 "$DB" "DELETE FROM record WHERE id='V1'"
+run risk-purge --vacuum --older-than 365d
+expect_rc 0
+fc PATH_INFO=/V1
+expect_status 502
+
+# A database file replaced (a restore from backup moved into place):
+# reopened, not read on from the old, unlinked file.
+sqlite3 "$DB" ".backup '$SRV/db/restore.db'"
+sqlite3 "$SRV/db/restore.db" "UPDATE record SET status='restored' WHERE id='C1'"
+sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+mv "$SRV/db/restore.db" "$DB"
+"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+fc PATH_INFO=/C1
+expect_status 200
+expect_body_re '"id":"C1","status":"restored"'
+sqlite3 "$DB" "UPDATE record SET status='reliable' WHERE id='C1'"
+fc PATH_INFO=/C1
+expect_body_re '"id":"C1","status":"reliable"'
+# ... and the queue file too
+cp "$Q" "$SRV/queue/new.db"
+sqlite3 "$SRV/queue/new.db" "DELETE FROM queue"
+sqlite3 "$Q" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+mv "$SRV/queue/new.db" "$Q"
+"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+fc PATH_INFO=/R1
+expect_status 502
+expect "queued into the new queue file" [ "$(qcount "$Q" R1)" = 1 ]
+
+# A client that goes away mid-request (reset while risk-get waits for a
+# lock): SIGPIPE is not fatal, the next request is answered.
+# hold LOCKFILE: hold the queue's write lock until LOCKFILE.go exists.
+hold() {
+	$PY - "$Q" "$1" <<'PYEOF' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[2] + ".go"):
+    time.sleep(0.01)
+c.execute("ROLLBACK")
+PYEOF
+	HPID=$!
+	for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+hold "$T/lock1"
+"$FC" "$S" PATH_INFO=/P1 --rst-after "$T/lock1" &
+CPID=$!
+wait $CPID
+touch "$T/lock1.go"
+wait $HPID
+fc PATH_INFO=/C1
+expect_status 200
+expect "alive after a vanished client" kill -0 "$SPID"
+
+# SIGTERM mid-request: the request in hand is answered, then a clean exit.
+hold "$T/lock2"
+"$FC" "$S" PATH_INFO=/T1 >"$T/t1.out" 2>&1 &
+CPID=$!
+# risk-get has the request once it sleeps in SQLite's busy handler
+for _ in $(seq 100); do
+	grep -q nanosleep "/proc/$SPID/wchan" 2>/dev/null && break
+	sleep 0.02
+done
+kill -TERM "$SPID"
+touch "$T/lock2.go"
+wait $HPID
+wait $CPID
+LAST="request in hand at SIGTERM"
+cp "$T/t1.out" "$T/out"
+expect_status 502
+expect_body '{"id":"T1","error":"not_cached","queued":true}'
+wait "$SPID"
+rc=$?
+LAST="risk-get after SIGTERM"
+expect_rc 0
+expect "nothing on stderr: $(head -c 300 "$T/fcgi.err")" [ ! -s "$T/fcgi.err" ]
+expect "the queued miss was committed" [ "$(qcount "$Q" T1)" = 1 ]
+
+# SIGTERM while idle: at once, status 0.
+rm -f "$S"
+spawn "$S"
+kill -TERM "$SPID"
+wait "$SPID"
+rc=$?
+LAST="idle risk-get after SIGTERM"
+expect_rc 0
+expect "nothing on stderr (idle)" [ ! -s "$T/fcgi.err" ]
+
+# ---- lighttpd, bin-path, two processes -----------------------------------
+
+LPORT=$(free_port)
+sed -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
+    -e "s|/var/lib/risk/risk.db|$DB|" \
+    -e "s|/var/lib/risk/queue/queue.db|$Q|" \
+    -e "s|/run/lighttpd/risk-get.socket|$SRV/run/lighttpd.sock|" \
+    "$ROOT/scripts/lighttpd-risk-fcgi.conf" >"$T/risk-fcgi.conf"
+{
+	echo 'server.bind = "127.0.0.1"'
+	echo "server.port = $LPORT"
+	echo "server.document-root = \"$SRV/www\""
+	[ "$(id -u)" -ne 0 ] ||
+	    printf 'server.username = "%s"\nserver.groupname = "%s"\n' "$WEBUSER" "$WEBGROUP"
+	echo "include \"$T/risk-fcgi.conf\""
+} >"$T/lighttpd.conf"
+run lighttpd -tt -f "$T/lighttpd.conf"
+expect_rc 0
+lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>>"$T/lighttpd.log" &
+LPID=$!
+CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+URL=http://127.0.0.1:$LPORT/risk-get
+await_url "$URL/C1" || { echo "# lighttpd:"; sed "s/^/#  /" "$T/lighttpd.log"; }
+http_table "$URL" "$Q" L
+procs=$(pgrep -P "$LPID" -x risk-get | paste -sd' ')
+expect "lighttpd runs two risk-get processes" [ "$(echo $procs | wc -w)" = 2 ]
+for p in $procs; do
+	expect "process $p runs as the web user" [ "$(stat -c %U "/proc/$p")" = "$WEBUSER" ]
+	expect "process $p is FastCGI" grep -q libfcgi "/proc/$p/maps"
+done
+# every process sees another process's write at once
+seed C1 indebted 1735948800 100
+ok=0
+for _ in $(seq 8); do
+	http "$URL/C1"
+	body | grep -q '"status":"indebted"' && ok=$((ok + 1))
+done
+expect "8 of 8 requests see the new status" [ "$ok" = 8 ]
+seed C1 reliable 1735948800 120
+# lighttpd restarts a process that is stopped
+set -- $procs
+kill -TERM "$1"
+for _ in $(seq 100); do
+	[ "$(pgrep -P "$LPID" -x risk-get | wc -l)" = 2 ] &&
+	    ! kill -0 "$1" 2>/dev/null && break
+	sleep 0.05
+done
+for _ in 1 2 3 4; do http "$URL/C1"; done
+expect_status 200
+expect "no errors logged by risk-get" not grep -q 'risk-get:' "$T/lighttpd.log"
+
+# ---- nginx, spawn-fcgi as the unit says, and proxy_cache in front --------
+
+UNIT=$ROOT/scripts/systemd/risk-get-fcgi.service
+NG=$T/nginx
+mkdir -p "$NG"
+chmod 755 "$NG"
+cp /etc/nginx/fastcgi_params "$NG/" 2>/dev/null || : >"$NG/fastcgi_params"
+NPORT=$(free_port)
+CPORT=$(free_port)
+IPORT=$(free_port)
+NS=$SRV/run/nginx.sock
+sed -e "s|listen 80;|listen 127.0.0.1:$NPORT;|" -e '/listen \[::\]/d' \
+    -e "s|unix:/run/risk-get/fcgi.sock|unix:$NS|" \
+    "$ROOT/scripts/nginx-risk-fcgi.conf" >"$NG/risk.conf"
+sed -e "s|listen 80;|listen 127.0.0.1:$CPORT;|" -e '/listen \[::\]/d' \
+    -e "s|127.0.0.1:8081|127.0.0.1:$IPORT|g" \
+    -e "s|/var/cache/nginx/risk|$NG/cache|" \
+    -e "s|unix:/run/risk-get/fcgi.sock|unix:$NS|" \
+    "$ROOT/scripts/nginx-risk-cache.conf" >"$NG/cache.conf"
+{
+	[ "$(id -u)" -ne 0 ] || echo "user $WEBUSER $WEBGROUP;"
+	printf 'error_log %s/error.log;\npid %s/nginx.pid;\nevents {}\nhttp {\n' "$NG" "$NG"
+	printf '\taccess_log off;\n\tclient_body_temp_path %s/body;\n' "$NG"
+	printf '\tfastcgi_temp_path %s/fcgi;\n\tproxy_temp_path %s/proxy;\n' "$NG" "$NG"
+	printf '\tuwsgi_temp_path %s/uwsgi;\n\tscgi_temp_path %s/scgi;\n' "$NG" "$NG"
+	printf '\tinclude %s/risk.conf;\n\tinclude %s/cache.conf;\n}\n' "$NG" "$NG"
+} >"$NG/nginx.conf"
+run nginx -t -p "$NG" -c "$NG/nginx.conf"
+expect_rc 0
+
+# the unit's own command line and environment, paths moved into $T
+cmd=$(sed -n 's/^ExecStart=//p' "$UNIT")
+cmd=${cmd//\/run\/risk-get\/fcgi.sock/$NS}
+cmd=${cmd//\/usr\/local\/bin\//$BIN/}
+envs=$(sed -n 's/^Environment=//p' "$UNIT" | sed -e "s|/var/lib/risk/risk.db|$DB|" \
+    -e "s|/var/lib/risk/queue/queue.db|$Q|")
+expect "the unit runs spawn-fcgi -n on risk-get" grep -Eq '^ExecStart=/usr/bin/spawn-fcgi -n .* -- /usr/local/bin/risk-get$' "$UNIT"
+expect "the unit runs as the web user" grep -qx 'User=www-data' "$UNIT"
+# shellcheck disable=SC2086
+"${ASWEB[@]}" env -i PATH=/usr/bin:/bin $envs $cmd </dev/null >/dev/null 2>"$T/unit.err" &
+UPID=$!
+CLEANUP="${CLEANUP:+$CLEANUP; }kill $UPID 2>/dev/null; wait $UPID 2>/dev/null"
+nginx -p "$NG" -c "$NG/nginx.conf" -g 'daemon off; master_process on;' \
+    </dev/null >/dev/null 2>"$T/nginx.log" &
+NPID=$!
+CLEANUP="${CLEANUP:+$CLEANUP; }kill $NPID 2>/dev/null; wait $NPID 2>/dev/null"
+NURL=http://127.0.0.1:$NPORT/risk-get
+for _ in $(seq 100); do [ -S "$NS" ] && break; sleep 0.05; done
+await_url "$NURL/C1"
+http_table "$NURL" "$Q" N
+expect "socket is 0660" [ "$(stat -c %a "$NS")" = 660 ]
+
+# proxy_cache: K1 fresh for 2 more seconds, C1 for an hour
+seed K1 reliable 1735948800 3597
+CURL_=http://127.0.0.1:$CPORT/risk-get
+await_url "$CURL_/C1"
+http "$CURL_/K1"
+expect_status 200
+expect_hdr X-Cache-Status '^MISS$'
+k1=$(body)
+http "$CURL_/C1"
+http "$CURL_/C1"
+expect_status 200
+expect_hdr X-Cache-Status '^HIT$'
+http "$CURL_/Z1"
+expect_status 502
+http "$CURL_/Z1"
+expect_hdr X-Cache-Status '^MISS$'	# misses are never cached
+
+kill -TERM "$UPID"
+wait "$UPID"
+rc=$?
+LAST="risk-get (spawn-fcgi -n) after SIGTERM"
+expect_rc 0
+http "$NURL/C1"
+expect_status 502	# nobody answers FastCGI now
+http "$CURL_/C1"
+expect_status 200
+expect_hdr X-Cache-Status '^HIT$'
+expect_body_re '"id":"C1","status":"reliable"'
+# K1 goes stale; nginx tries risk-get, fails, and serves the stale copy
+for _ in $(seq 100); do
+	http "$CURL_/K1"
+	[ "$(hdr X-Cache-Status)" = HIT ] || break
+	sleep 0.1
+done
+expect_status 200
+expect_hdr X-Cache-Status '^STALE$'
+expect "the stale copy is the cached answer" [ "$(body)" = "$k1" ]
+http "$CURL_/Z2"
+expect_status 502	# nothing cached: nothing to serve
+
+finish
