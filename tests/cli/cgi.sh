@@ -8,53 +8,7 @@
 # server configurations pass `lighttpd -tt` and `nginx -t`, and nginx +
 # fcgiwrap serve a record.
 . "$(dirname "$0")/../lib.sh"
-
-type free_port >/dev/null 2>&1 || free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Header NAME of the response in $T/out (CR stripped), and its body.
-hdr() { tr -d '\r' <"$T/out" | sed -n "1,/^\$/s/^$1: //p" | head -n 1; }
-body() { tr -d '\r' <"$T/out" | sed '1,/^$/d'; }
-expect_hdr() {
-	local v
-	v=$(hdr "$1")
-	if printf '%s\n' "$v" | grep -Eq -- "$2"; then pass "$1 ~ $2: $LAST"
-	else fail "expected header $1 to match $2 (got '$v')"; fi
-}
-expect_no_hdr() {
-	if [ -z "$(hdr "$1")" ]; then pass "no $1: $LAST"
-	else fail "expected no header $1"; fi
-}
-expect_body() {
-	if [ "$(body)" = "$1" ]; then pass "body: $LAST"
-	else fail "expected body: $1"; fi
-}
-expect_body_re() {
-	if body | grep -Eq -- "$1"; then pass "body ~ $1"
-	else fail "expected body to match: $1"; fi
-}
-expect_body_empty() {
-	if [ -z "$(body)" ]; then pass "no body: $LAST"
-	else fail "expected no body"; fi
-}
-# Error bodies: one JSON object, and nothing about the inside.
-expect_clean_body() {
-	local b
-	b=$(body)
-	if printf '%s' "$b" | jq -e 'type == "object" and has("error")' \
-	    >/dev/null 2>&1 && ! printf '%s' "$b" | grep -Eiq '/|sqlite|sql|\.db|risk-get:|database'
-	then pass "clean error body: $LAST"
-	else fail "error body leaks or is not a JSON error: $b"; fi
-}
-# The HTTP status: from "Status:" (direct) or the status line (curl).
-expect_status() {
-	local s
-	s=$(tr -d '\r' <"$T/out" | sed -n '1{s/^Status: \([0-9]*\).*/\1/p;s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p}')
-	if [ "$s" = "$1" ]; then pass "status $1: $LAST"
-	else fail "expected status $1, got '$s'"; fi
-}
-qcount() { sqlite3 -readonly "$1" "select count(*) from queue where id='$2'"; }
+. "$ROOT/tests/http.sh"
 
 # ---- direct invocations ------------------------------------------------
 
@@ -280,8 +234,6 @@ for _ in $(seq 100); do
 	curl -s -o /dev/null "$URL/C1" && break
 	sleep 0.05
 done
-
-http() { run curl -s -i --max-time 10 "$@"; }
 
 http "$URL/C1"
 expect_rc 0
