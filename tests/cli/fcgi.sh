@@ -17,13 +17,10 @@
 . "$ROOT/tests/http.sh"
 
 FC=$ROOT/tests/fcgi-client
-for t in spawn-fcgi lighttpd nginx curl jq; do
-	if ! command -v "$t" >/dev/null; then
-		echo "# $NAME: $t missing: FastCGI tests skipped"
-		finish
-		exit
-	fi
-done
+if ! need spawn-fcgi lighttpd nginx curl jq readelf; then
+	finish
+	exit
+fi
 
 # ---- the binary ----------------------------------------------------------
 
