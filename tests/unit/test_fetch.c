@@ -31,7 +31,7 @@
 
 #include <curl/curl.h>
 
-#include "risk.h"
+#include "internal.h"
 
 struct server {
 	pid_t pid;
@@ -799,6 +799,67 @@ test_cred_netrc(void **state)
 	assert_int_equal(g.status, 401);
 }
 
+/*
+ * Whose failure a TLS failure is, from what OpenSSL saw (tls.c): the
+ * cases the CLI test cannot force, the race between the server's alert
+ * and its close among them.  Alerts: 40 handshake failure, 48 unknown
+ * CA, 70 protocol version, 116 certificate required.
+ */
+static void
+test_tls_judge(void **state)
+{
+	static const struct {
+		int rc, alert;
+		bool asked, cert;
+		enum risk_fail_class want;
+		const char *reason;	/* a prefix */
+	} t[] = {
+		{ CURLE_PEER_FAILED_VERIFICATION, -1, false, false,
+		    RISK_FAIL_DOWN, "server certificate not trusted: unable" },
+		{ CURLE_RECV_ERROR, 116, true, false, RISK_FAIL_CREDENTIALS,
+		    "the server requires a client certificate (TLS alert: "
+		    "certificate required); give one with --cert" },
+		{ CURLE_SSL_CONNECT_ERROR, 48, true, true,
+		    RISK_FAIL_CREDENTIALS, "client certificate refused by the "
+		    "server (TLS alert: unknown CA)" },
+		/* TLS 1.2 without a certificate: a bare handshake failure */
+		{ CURLE_SSL_CONNECT_ERROR, 40, true, false,
+		    RISK_FAIL_CREDENTIALS, "the server requires a client" },
+		/* ... which, when nobody asked for one, is the service's */
+		{ CURLE_SSL_CONNECT_ERROR, 40, false, false, RISK_FAIL_DOWN,
+		    "TLS alert from the server: handshake failure" },
+		{ CURLE_SSL_CONNECT_ERROR, 70, false, false, RISK_FAIL_DOWN,
+		    "the server speaks no TLS 1.2 or later" },
+		/* the alert lost to the close: judged by the request */
+		{ CURLE_SEND_ERROR, -1, true, true, RISK_FAIL_CREDENTIALS,
+		    "client certificate refused: the server asked for a "
+		    "certificate and closed the connection" },
+		{ CURLE_GOT_NOTHING, -1, true, false, RISK_FAIL_CREDENTIALS,
+		    "the server requires a client certificate and closed" },
+		/* not TLS's to judge */
+		{ CURLE_OPERATION_TIMEDOUT, -1, true, false, RISK_FAIL_NONE,
+		    "" },
+		{ CURLE_COULDNT_CONNECT, -1, false, false, RISK_FAIL_NONE, "" },
+		{ CURLE_RECV_ERROR, -1, false, false, RISK_FAIL_NONE, "" },
+	};
+	struct risk__tls_seen seen;
+	char reason[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		seen.alert = t[i].alert;
+		seen.asked = t[i].asked;
+		reason[0] = '\0';
+		assert_int_equal(risk__tls_failure(t[i].rc, &seen, t[i].cert,
+		    "SSL certificate problem: unable to get local issuer "
+		    "certificate\x1b[0m", reason, sizeof reason), t[i].want);
+		if (strncmp(reason, t[i].reason, strlen(t[i].reason)) != 0)
+			fail_msg("case %zu: reason \"%s\"", i, reason);
+		assert_null(strchr(reason, '\x1b'));
+	}
+}
+
 int
 main(void)
 {
@@ -822,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_cred_bad_content),
 		cmocka_unit_test(test_cred_header),
 		cmocka_unit_test(test_cred_netrc),
+		cmocka_unit_test(test_tls_judge),
 	};
 
 	return cmocka_run_group_tests_name("fetch", tests, setup, teardown);
