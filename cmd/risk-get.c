@@ -253,7 +253,9 @@ cgi(void)
 		.if_none_match = getenv("HTTP_IF_NONE_MATCH"),
 		.if_modified_since = getenv("HTTP_IF_MODIFIED_SINCE"),
 	};
-	struct risk_db_opts dbo = { .busy_ms = -1 };
+	/* never create: a web user makes no file (risk-setup-web makes
+	 * them all beforehand), and a typo in RISK_DB must not pass */
+	struct risk_db_opts dbo = { .busy_ms = -1, .nocreate = true };
 	struct risk_db *db = NULL;
 	char err[RISK_ERRLEN];
 	bool envok;

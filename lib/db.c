@@ -467,7 +467,9 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 		return RISK_OK;		/* made meanwhile by another process */
 	if (db->readonly && app == APP_ID_MAIN && ver > 0)
 		return RISK_OK;		/* older: read what it has */
-	if (db->readonly)	/* empty, or being made: as if not there */
+	/* empty, or being made: as if not there (an older one of ours is
+	 * migrated, never created) */
+	if (db->readonly || (db->nocreate && app != APP_ID_MAIN))
 		return risk_seterr(err, RISK_ENOTFOUND, "%s: no database yet",
 		    what);
 	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
@@ -715,7 +717,7 @@ open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
 	if (errno != ENOENT)
 		return risk_seterr(err, RISK_EDB, "%s: %s", path,
 		    strerror(errno));
-	if (db->readonly)
+	if (db->readonly || db->nocreate)
 		return risk_seterr(err, RISK_ENOTFOUND,
 		    "%s: no database yet", path);
 	return mkparent(path, err);
@@ -733,6 +735,7 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	if ((db = calloc(1, sizeof *db)) == NULL)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
 	db->readonly = o->readonly;
+	db->nocreate = o->nocreate;
 	db->busy_ms = o->busy_ms >= 0 ? o->busy_ms : BUSY_DEFAULT_MS;
 	if ((r = risk_db_path(o, db->path, sizeof db->path, err)) != RISK_OK)
 		goto fail;
@@ -747,6 +750,7 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 	if ((r = open_file(db, db->path, &db->id, err)) != RISK_OK)
 		goto fail;
 	flags = (db->readonly ? SQLITE_OPEN_READONLY :
+	    db->nocreate ? SQLITE_OPEN_READWRITE :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
 	rc = sqlite3_open_v2(db->path, &db->h, flags, NULL);

@@ -74,6 +74,7 @@ struct risk_fileid {
 struct risk_db {
 	sqlite3 *h;
 	bool readonly;
+	bool nocreate;		/* a missing (or empty) file is RISK_ENOTFOUND */
 	bool split;		/* the queue lives in its own file, schema q */
 	bool txn;
 	int version;		/* user_version of the main schema */

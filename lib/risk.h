@@ -101,6 +101,7 @@ struct risk_db_opts {
 	const char *queue;	/* --queue or RISK_QUEUE: a separate queue file */
 	const char *stage;	/* --stage or RISK_STAGE */
 	bool readonly;		/* never write (risk-get --no-enqueue) */
+	bool nocreate;		/* may write, never create (risk-purge) */
 	int64_t busy_ms;	/* wait for a lock this long; <0 default */
 };
 

@@ -120,4 +120,12 @@ for src in "$SRC"/cmd/risk-*.c; do
 	fi
 done
 
+# (e) no page sends users to the sqlite3 shell: closing a database last,
+# it removes the -wal and -shm files a read-only reader needs (risk.7);
+# risk-stat --dead, --log and the figures read what an operator needs
+LAST="grep '\$ sqlite3' man/*"
+grep -n '^\$ sqlite3 ' "$SRC"/man/*.[17] >"$T/out" 2>"$T/err"
+if [ ! -s "$T/out" ]; then pass "no page suggests the sqlite3 shell"
+else fail "a page suggests the sqlite3 shell (use risk-stat)"; fi
+
 finish

@@ -119,21 +119,25 @@ web_count() { sqlite3 "$WEB_DB" 'select count(*) from record'; }
 
 # The paths every shipped file names for the database and the queue
 # (crontab, units, web server configurations) are the same.
-paths_of() {	# VAR: one line "file value" per place that sets it
-	local f
-	for f in "$CRONTAB" "$UNITS"/*.service "$ROOT/scripts/lighttpd-risk.conf" \
-	    "$ROOT/scripts/nginx-risk.conf"; do
-		sed -n -E "s/^(Environment=)?$1=(.*)/\\2/p;
-		    s/.*\"$1\" => \"([^\"]*)\".*/\\1/p;
-		    s/.*fastcgi_param $1 ([^;]*);.*/\\1/p" "$f" |
-		    sed "s|^|${f##*/} |"
-	done
+path_in() {	# FILE VAR: the value FILE sets VAR to, one line per setting
+	sed -n -E "s/^(Environment=)?$2=(.*)/\\2/p;
+	    s/.*\"$2\" => \"([^\"]*)\".*/\\1/p;
+	    s/.*fastcgi_param $2 ([^;]*);.*/\\1/p" "$1"
 }
 for v in RISK_DB RISK_QUEUE; do
-	LAST="$v in the shipped files"; paths_of "$v" >"$T/out"; : >"$T/err"
-	expect "every shipped file sets $v (crontab, units, web servers)" \
-	    [ "$(wc -l <"$T/out")" = $((3 + 3)) ]
-	expect "they all name the same $v" [ "$(cut -d' ' -f2- "$T/out" | sort -u | wc -l)" = 1 ]
+	: >"$T/paths"
+	for f in "$CRONTAB" "$UNITS"/risk-drain.service "$UNITS"/risk-purge.service \
+	    "$UNITS"/risk-stat.service "$ROOT/scripts/lighttpd-risk.conf" \
+	    "$ROOT/scripts/nginx-risk.conf"; do
+		LAST="$v in ${f#"$ROOT"/}"; path_in "$f" "$v" >"$T/out"; : >"$T/err"
+		expect "${f#"$ROOT"/} sets $v" [ -s "$T/out" ]
+		cat "$T/out" >>"$T/paths"
+	done
+	for f in "$UNITS"/*.service "$ROOT"/scripts/*.conf; do
+		path_in "$f" "$v" >>"$T/paths"
+	done
+	LAST="$v in the shipped files"; sort -u "$T/paths" >"$T/out"
+	expect "every shipped file names the same $v" [ "$(wc -l <"$T/out")" = 1 ]
 done
 
 # the jobs, run as cron would: sh, and only the crontab's environment
@@ -247,7 +251,8 @@ expect "no unit makes systemd chown /var/lib/risk (it is risk:www-data, 2750)" \
 # every service's commands, run with its own Environment= (paths moved
 # into $T; RISK_SOURCE_URL is what /etc/default/risk gives)
 risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" b1
-for f in "$UNITS"/*.service; do
+for f in "$UNITS"/risk-drain.service "$UNITS"/risk-purge.service \
+    "$UNITS"/risk-stat.service; do
 	unit_env=()
 	while IFS= read -r e; do unit_env+=("$e"); done < <(
 	    sed -n 's/^Environment=//p' "$f" | web_paths)

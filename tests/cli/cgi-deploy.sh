@@ -1,0 +1,131 @@
+#!/bin/bash
+# risk-get as CGI, as deployed: what happens to a miss that cannot be
+# queued, a missing database (the CGI never creates one), and the shipped
+# lighttpd configuration run for real, whose breakage log must carry the
+# CGI's error messages.
+#
+# The answers (risk-get(1), CGI mode): a miss is a 502, with Retry-After
+# when queued and without it for a dead letter; a 503 with Retry-After: 5
+# says the toolkit failed (no database, no queue file, a queue write that
+# failed), never a miss.
+. "$(dirname "$0")/../lib.sh"
+
+status() { tr -d '\r' <"$T/out" | sed -n '1{s/^Status: \([0-9]*\).*/\1/p;s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p}'; }
+hdr() { tr -d '\r' <"$T/out" | sed -n "1,/^\$/s/^$1: //p" | head -n 1; }
+body() { tr -d '\r' <"$T/out" | sed '1,/^$/d'; }
+expect_answer() {	# STATUS RETRY-AFTER(or -) BODY
+	local got="$(status) $(hdr Retry-After) $(body)"
+	local want="$1 ${2#-} $3"
+	if [ "$got" = "$want" ]; then pass "$want: $LAST"
+	else fail "expected '$want', got '$got'"; fi
+}
+cgi() {	# PATH_INFO [VAR=VALUE...]
+	local p=$1; shift
+	run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO="$p" \
+	    "$@" risk-get
+}
+
+risk-enqueue --delay 1h init	# makes the database
+sqlite3 "$RISK_DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
+seed S1 reliable 1735948800 7200	# stale
+
+# ---- a miss: queued, a dead letter, or the queue could not be written ------
+cgi /N1
+expect_answer 502 60 '{"id":"N1","error":"not_cached","queued":true}'
+cgi /D1
+expect_answer 502 - '{"id":"D1","error":"not_cached","queued":false}'
+
+# hold the write lock, as a long drain transaction would
+mkfifo "$T/locked"
+$PY -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").write("locked\n")
+time.sleep(60)' "$RISK_DB" "$T/locked" &
+HOLDER=$!
+CLEANUP="${CLEANUP:+$CLEANUP; }kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null"
+read -r _ <"$T/locked"
+cgi /N2 RISK_LOCK_TIMEOUT=1
+expect_answer 503 5 '{"id":"N2","error":"unavailable"}'
+expect_err_re '^risk-get: .*database is locked'
+cgi /S1 RISK_LOCK_TIMEOUT=1
+expect "a stale record whose refresh cannot be queued is still a 200" \
+    [ "$(status)" = 200 ]
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+
+# ---- the CGI never creates a database, a queue file or a folder -----------
+cgi /N3 RISK_DB="$T/nodb/risk.db"
+expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+expect_err_re "^risk-get: $T/nodb/risk.db: no database yet\$"
+expect "no database, no folder made" [ ! -e "$T/nodb" ]
+mkdir "$T/empty"
+cgi /N3 RISK_DB="$T/empty/risk.db"
+expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+expect "no database made in a folder the user may write" \
+    [ -z "$(ls -A "$T/empty")" ]
+cgi /N3 RISK_QUEUE="$T/noq/queue.db"
+expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+expect_err_re "^risk-get: $T/noq/queue.db: no database yet\$"
+expect "no queue file made" [ ! -e "$T/noq" ]
+# the command line still makes the database on first write
+run risk-get --db "$T/empty/risk.db" N4
+expect_rc 1
+expect "the command line creates it" [ -f "$T/empty/risk.db" ]
+
+# ---- the shipped lighttpd configuration, live -----------------------------
+SHIP=$ROOT/scripts/lighttpd-risk.conf
+LAST="grep server.breakagelog $SHIP"; : >"$T/out"; : >"$T/err"
+expect "the shipped lighttpd configuration sets server.breakagelog" \
+    grep -Eq '^server\.breakagelog[[:space:]]*=' "$SHIP"
+if need lighttpd curl; then
+	WEB=$T/web
+	LOG=$T/log	# the server writes its logs as its user, like /var/log/lighttpd
+	mkdir -p "$WEB/www" "$WEB/db" "$LOG"
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod 711 "$T"
+		chown nobody "$WEB/db" "$LOG"	# the web user could write them
+		USERS=$(printf 'server.username = "nobody"\nserver.groupname = "nogroup"')
+	else
+		USERS=
+	fi
+	chmod 755 "$WEB" "$WEB/www"
+	sed -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
+	    -e "s|/var/lib/risk/risk.db|$WEB/db/risk.db|" \
+	    -e "s|/var/lib/risk/queue/queue.db|$WEB/db/queue.db|" \
+	    -e "s|^\(server\.breakagelog[[:space:]]*=[[:space:]]*\).*|\1\"$LOG/breakage.log\"|" \
+	    "$SHIP" >"$T/risk.conf"
+	PORT=$(free_port)
+	cat >"$T/lighttpd.conf" <<EOF
+server.bind = "127.0.0.1"
+server.port = $PORT
+server.document-root = "$WEB/www"
+server.errorlog = "$LOG/error.log"
+$USERS
+include "$T/risk.conf"
+EOF
+	run lighttpd -tt -f "$T/lighttpd.conf"
+	expect_rc 0
+	lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>"$T/lighttpd.err" &
+	LPID=$!
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+	URL=http://127.0.0.1:$PORT/risk-get
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "$URL/" && break
+		sleep 0.05
+	done
+	run curl -s -i --max-time 10 "$URL/C1"
+	expect_answer 503 5 '{"id":"C1","error":"unavailable"}'
+	expect "behind lighttpd, the CGI made no database" \
+	    [ -z "$(ls -A "$WEB/db")" ]
+	# the CGI's message is in the breakage log, where an operator looks
+	LAST="the breakage log"
+	for _ in $(seq 50); do
+		grep -q 'risk-get: ' "$LOG/breakage.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	cp "$LOG/breakage.log" "$T/err" 2>/dev/null || : >"$T/err"
+	expect_err_re "risk-get: $WEB/db/risk.db: no database yet"
+fi
+
+finish
