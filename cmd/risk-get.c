@@ -303,7 +303,8 @@ static int
 fastcgi(void)
 {
 	struct sigaction sa = { .sa_handler = on_term };
-	struct risk_db_opts dbo = { .busy_ms = -1 };
+	/* never create, as cgi() */
+	struct risk_db_opts dbo = { .busy_ms = -1, .nocreate = true };
 	struct risk_db *db = NULL;
 	struct risk_fcgi *f;
 	struct risk_cgi_env env;
