@@ -134,3 +134,18 @@ http_table() {
 		expect_clean_body
 	done
 }
+
+# nginx_main DIR INCLUDE...: on stdout, a main nginx.conf for a test
+# server whose every file lives in DIR (workers as the web user when we
+# are root), serving the server blocks of the INCLUDE files.
+nginx_main() {
+	local d=$1 f
+	shift
+	[ "$(id -u)" -ne 0 ] || echo "user $WEBUSER $WEBGROUP;"
+	printf 'error_log stderr;\npid %s/nginx.pid;\nevents {}\nhttp {\n' "$d"
+	printf '\taccess_log off;\n\tclient_body_temp_path %s/body;\n' "$d"
+	printf '\tfastcgi_temp_path %s/fcgi;\n\tproxy_temp_path %s/proxy;\n' "$d" "$d"
+	printf '\tuwsgi_temp_path %s/uwsgi;\n\tscgi_temp_path %s/scgi;\n' "$d" "$d"
+	for f; do printf '\tinclude %s;\n' "$f"; done
+	echo '}'
+}

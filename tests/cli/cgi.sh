@@ -395,14 +395,7 @@ else
 	    -e "s|/var/lib/risk/queue/queue.db|$Q|" \
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$NG/run/fcgiwrap.sock|" \
 	    "$ROOT/scripts/nginx-risk.conf" >"$NG/risk.conf"
-	{
-		[ "$(id -u)" -ne 0 ] || echo "user $WEBUSER $WEBGROUP;"
-		printf 'error_log stderr;\npid %s/nginx.pid;\nevents {}\nhttp {\n' "$NG"
-		printf '\taccess_log off;\n\tclient_body_temp_path %s/body;\n' "$NG"
-		printf '\tfastcgi_temp_path %s/fcgi;\n\tproxy_temp_path %s/proxy;\n' "$NG" "$NG"
-		printf '\tuwsgi_temp_path %s/uwsgi;\n\tscgi_temp_path %s/scgi;\n' "$NG" "$NG"
-		printf '\tinclude %s/risk.conf;\n}\n' "$NG"
-	} >"$NG/live.conf"
+	nginx_main "$NG" "$NG/risk.conf" >"$NG/live.conf"
 	mkdir "$NG/run"
 	[ "$(id -u)" -ne 0 ] || chown "$WEBUSER" "$NG/run"
 	# a simple command, so that $! is fcgiwrap itself (setpriv execs)

@@ -123,13 +123,17 @@ expect_rc 0
 fc PATH_INFO=/V1
 expect_status 502
 
-# A database file replaced (a restore from backup moved into place):
-# reopened, not read on from the old, unlinked file.
-sqlite3 "$DB" ".backup '$SRV/db/restore.db'"
-sqlite3 "$SRV/db/restore.db" "UPDATE record SET status='restored' WHERE id='C1'"
-sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
-mv "$SRV/db/restore.db" "$DB"
-"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+# A database file replaced (a restore from backup moved into place, as
+# risk.7 says: checkpoint the live file, mv, risk-setup-web): reopened,
+# not read on from the old, unlinked file.  restore FILE SQL
+restore() {
+	sqlite3 "$1" ".backup '$1.new'"
+	sqlite3 "$1.new" "$2"
+	sqlite3 "$1" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+	mv "$1.new" "$1"
+	"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+}
+restore "$DB" "UPDATE record SET status='restored' WHERE id='C1'"
 fc PATH_INFO=/C1
 expect_status 200
 expect_body_re '"id":"C1","status":"restored"'
@@ -137,11 +141,7 @@ sqlite3 "$DB" "UPDATE record SET status='reliable' WHERE id='C1'"
 fc PATH_INFO=/C1
 expect_body_re '"id":"C1","status":"reliable"'
 # ... and the queue file too
-cp "$Q" "$SRV/queue/new.db"
-sqlite3 "$SRV/queue/new.db" "DELETE FROM queue"
-sqlite3 "$Q" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
-mv "$SRV/queue/new.db" "$Q"
-"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+restore "$Q" "DELETE FROM queue"
 fc PATH_INFO=/R1
 expect_status 502
 expect "queued into the new queue file" [ "$(qcount "$Q" R1)" = 1 ]
@@ -277,14 +277,7 @@ sed -e "s|listen 80;|listen 127.0.0.1:$CPORT;|" -e '/listen \[::\]/d' \
     -e "s|/var/cache/nginx/risk|$NG/cache|" \
     -e "s|unix:/run/risk-get/fcgi.sock|unix:$NS|" \
     "$ROOT/scripts/nginx-risk-cache.conf" >"$NG/cache.conf"
-{
-	[ "$(id -u)" -ne 0 ] || echo "user $WEBUSER $WEBGROUP;"
-	printf 'error_log %s/error.log;\npid %s/nginx.pid;\nevents {}\nhttp {\n' "$NG" "$NG"
-	printf '\taccess_log off;\n\tclient_body_temp_path %s/body;\n' "$NG"
-	printf '\tfastcgi_temp_path %s/fcgi;\n\tproxy_temp_path %s/proxy;\n' "$NG" "$NG"
-	printf '\tuwsgi_temp_path %s/uwsgi;\n\tscgi_temp_path %s/scgi;\n' "$NG" "$NG"
-	printf '\tinclude %s/risk.conf;\n\tinclude %s/cache.conf;\n}\n' "$NG" "$NG"
-} >"$NG/nginx.conf"
+nginx_main "$NG" "$NG/risk.conf" "$NG/cache.conf" >"$NG/nginx.conf"
 run nginx -t -p "$NG" -c "$NG/nginx.conf"
 expect_rc 0
 
