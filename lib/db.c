@@ -23,6 +23,7 @@
  *   on beneath, for what neither check sees.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -697,20 +698,60 @@ moved(const char *path, const struct risk_fileid *id)
 }
 
 /*
+ * Is the folder holding path sticky and writable by anyone (/tmp)?
+ * There, a name may have been planted by another user.
+ */
+static bool
+shared_folder(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+	int n;
+
+	if (slash == NULL)
+		n = snprintf(dir, sizeof dir, ".");
+	else
+		n = snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= sizeof dir || stat(dir, &sb) != 0)
+		return false;
+	return (sb.st_mode & S_ISVTX) && (sb.st_mode & S_IWOTH);
+}
+
+/*
  * Check path before SQLite opens it, and remember which file it is.
  * Taken before the open, a replacement in between makes the next
  * risk_db_replaced() say so: a needless reopen, never a missed one.
+ * Refuse what another user may have planted (as OpenSSH refuses loose
+ * key files), and create a new file 0600 ourselves, so that its -wal and
+ * -shm, which SQLite makes with the database's mode, are private too.
+ * risk-setup-web sets the modes of the web layout afterwards.
  */
 static int
 open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
     char *err)
 {
 	struct stat sb;
+	bool shared = shared_folder(path);
+	int fd;
 
+	if (shared && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+		return risk_seterr(err, RISK_EDB, "%s: refused: a symbolic "
+		    "link in a folder anyone may write; name the file "
+		    "itself", path);
 	if (stat(path, &sb) == 0) {
 		if (!S_ISREG(sb.st_mode))
 			return risk_seterr(err, RISK_EDB,
 			    "%s: not a regular file", path);
+		if (sb.st_mode & S_IWOTH)
+			return risk_seterr(err, RISK_EDB, "%s: refused: "
+			    "anyone may write it (mode %04o); chmod o-w it",
+			    path, (unsigned)(sb.st_mode & 07777));
+		if (shared && sb.st_uid != geteuid() && sb.st_uid != 0)
+			return risk_seterr(err, RISK_EDB, "%s: refused: it "
+			    "belongs to uid %ld, in a folder anyone may write",
+			    path, (long)sb.st_uid);
 		*id = (struct risk_fileid){ sb.st_dev, sb.st_ino };
 		return RISK_OK;
 	}
@@ -720,7 +761,18 @@ open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
 	if (db->readonly || db->nocreate)
 		return risk_seterr(err, RISK_ENOTFOUND,
 		    "%s: no database yet", path);
-	return mkparent(path, err);
+	if (mkparent(path, err) != RISK_OK)
+		return RISK_EDB;
+	/* O_EXCL: never through a symbolic link; EEXIST: another process
+	 * made it meanwhile, and prepare_schema judges it */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST)
+		return risk_seterr(err, RISK_EDB, "%s: %s", path,
+		    strerror(errno));
+	return RISK_OK;
 }
 
 int

@@ -282,7 +282,12 @@ load_credentials(struct risk_fetcher *f, const char *path, char *err)
 	ssize_t r;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO must not hang the open before the fstat */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	    O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		return risk_seterr(err, RISK_EINVAL, "%s: credentials file "
+		    "is a symbolic link; name the file itself", path);
 	if (fd < 0)
 		return risk_seterr(err, RISK_EINVAL, "%s: %s", path,
 		    strerror(errno));
@@ -296,6 +301,12 @@ load_credentials(struct risk_fetcher *f, const char *path, char *err)
 		close(fd);
 		return risk_seterr(err, RISK_EINVAL,
 		    "%s: credentials file is not a regular file", path);
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return risk_seterr(err, RISK_EINVAL, "%s: credentials file "
+		    "belongs to uid %ld, not to the user running this (uid "
+		    "%ld); chown it", path, (long)st.st_uid, (long)geteuid());
 	}
 	if (st.st_mode & 077) {
 		close(fd);

@@ -134,6 +134,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	chmod 711 "$T"
 	risk-enqueue RO1	# due now: a drain must write to claim it
 	cp "$RISK_DB" "$ro/risk.db"
+	chmod 644 "$ro/risk.db"	# others may read (new files are 0600)
 	RISK_DB=$ro/risk.db risk-get --no-enqueue C1 >/dev/null	# -wal, -shm
 	dump "$ro/risk.db" >"$T/before"
 	export RISK_DB=$ro/risk.db

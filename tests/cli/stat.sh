@@ -133,6 +133,7 @@ expect_rc 2
 expect_err_re 'nowhere/risk\.prom: No such file or directory$'
 # a folder it may not write
 chmod 755 "$T"
+chmod 644 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"	# new files are 0600
 chmod 555 "$T/prom"
 run as_nobody risk-stat --prometheus -o "$T/prom/risk.prom"
 expect_rc 2
