@@ -67,8 +67,12 @@ bin/risk.bash: $(PROGS) scripts/risk-completion
 lib/librisk.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-%.o: %.c lib/risk.h lib/internal.h cmd/cmd.h $(wildcard lib/*.h)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+# Each object depends on the headers it includes, as the compiler found
+# them (-MMD); -MP keeps a removed header from breaking the build.
+%.o: %.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard lib/*.d cmd/*.d tests/unit/*.d)
 
 bin/%: cmd/%.o $(CMD_OBJ) cmd/fetchutil.o lib/librisk.a
 	@mkdir -p bin
@@ -83,7 +87,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
 
 tests/unit/test_%: tests/unit/test_%.c lib/librisk.a
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/librisk.a \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< lib/librisk.a \
 	    $(CURL_LIBS) $(JQ_LIBS) $(SQLITE_LIBS) -lm -lcmocka $(LDFLAGS)
 
 include fuzz/fuzz.mk
@@ -121,7 +125,8 @@ install: all
 	for p in $(notdir $(PROGS)); do ln -sf risk $(DESTDIR)$(COMPDIR)/$$p; done
 
 clean:
-	rm -rf bin lib/*.o lib/librisk.a cmd/*.o $(UNIT_BIN) bench/bin fuzz/build
+	rm -rf bin lib/*.o lib/*.d lib/librisk.a cmd/*.o cmd/*.d $(UNIT_BIN) \
+	    tests/unit/*.d bench/bin fuzz/build
 
 .PHONY: all check lint-man bench demo install clean
 .SECONDARY: $(LIB_OBJ) $(patsubst bin/%,cmd/%.o,$(PROGS)) $(CMD_OBJ) cmd/fetchutil.o

@@ -18,7 +18,7 @@ FUZZ_LIB_OBJ := $(patsubst lib/%.c,fuzz/build/lib/%.o,$(filter-out lib/fetch.c,$
 FUZZ_BIN     := $(FUZZ_TARGETS:%=fuzz/build/fuzz_%)
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=fuzz/build/replay-%)
 
-fuzz/build/lib/%.o: lib/%.c lib/risk.h lib/internal.h
+fuzz/build/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) \
 	    -fsanitize=fuzzer-no-link $(SQLITE_CFLAGS) -c -o $@ $<
