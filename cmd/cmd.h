@@ -124,6 +124,24 @@ void cmd_progress_end(struct cmd_progress *p);
 /* Blank the line on screen before a message (util.c's vmsg). */
 void cmd_progress_clear(void);
 
+/* The mapping options of risk-fetch, risk-drain and risk-load. */
+enum {
+	OPT_MAP = 1050,
+	OPT_MAP_FILE,
+	OPT_MAP_TIMEOUT
+};
+
+struct cmd_map {
+	const char *prog, *file;
+	int64_t time;		/* 2 s; 0 without a user mapping */
+};
+void cmd_map_init(struct cmd_map *m);
+/* Handle a mapping option; false if c is not one of them. */
+bool cmd_map_opt(int c, const char *arg, struct cmd_map *m,
+    void (*usage)(FILE *));
+/* After the options: the mapper (a user's in a bounded child), or die. */
+struct risk_mapper *cmd_map_new(struct cmd_map *m, void (*usage)(FILE *));
+
 /* fetchutil.c: what the programs that fetch share. */
 enum {
 	OPT_CACERT = 1100,
@@ -131,9 +149,6 @@ enum {
 	OPT_CONCURRENCY,
 	OPT_CREDENTIALS,
 	OPT_KEY,
-	OPT_MAP,
-	OPT_MAP_FILE,
-	OPT_MAP_TIMEOUT,
 	OPT_MAX_BODY,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
@@ -164,8 +179,8 @@ enum {
 
 struct cmd_fetch {
 	struct risk_fetch_opts fo;	/* timeout 5 s, concurrency 4 */
-	const char *mapprog, *mapfile;
-	int64_t maptime;		/* 2 s; 0 without a user mapping */
+	struct cmd_map mo;
+	int64_t maptime;		/* mo.time, once the mapper is made */
 	struct risk_mapper *map;
 };
 

@@ -14,13 +14,15 @@ cmd_fetch_init(struct cmd_fetch *f)
 	memset(f, 0, sizeof *f);
 	f->fo.timeout_ms = 5000;
 	f->fo.concurrency = 4;
-	f->maptime = 2000;
+	cmd_map_init(&f->mo);
 }
 
 bool
 cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
     void (*usage)(FILE *))
 {
+	if (cmd_map_opt(c, arg, &f->mo, usage))
+		return true;
 	switch (c) {
 	case OPT_CACERT:
 		f->fo.cacert = arg;
@@ -37,15 +39,6 @@ cmd_fetch_opt(int c, const char *arg, struct cmd_fetch *f,
 		return true;
 	case OPT_KEY:
 		f->fo.key = arg;
-		return true;
-	case OPT_MAP:
-		f->mapprog = arg;
-		return true;
-	case OPT_MAP_FILE:
-		f->mapfile = arg;
-		return true;
-	case OPT_MAP_TIMEOUT:
-		f->maptime = cmd_duration("map-timeout", arg, usage);
 		return true;
 	case OPT_MAX_BODY:
 		f->fo.max_body = (size_t)cmd_number("max-body", arg, 1,
@@ -77,8 +70,7 @@ fromenv(const char **opt, const char *name)
 void
 cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *))
 {
-	char err[RISK_ERRLEN], *buf = NULL;
-	const char *prog = f->mapprog;
+	char err[RISK_ERRLEN];
 
 	fromenv(&f->fo.url_template, "RISK_SOURCE_URL");
 	if (f->fo.url_template == NULL)
@@ -90,13 +82,6 @@ cmd_fetch_done(struct cmd_fetch *f, void (*usage)(FILE *))
 	fromenv(&f->fo.key, "RISK_KEY");
 	if (risk_fetch_check_template(f->fo.url_template, err) != RISK_OK)
 		cmd_badopt(usage, "--source: %s", err);
-	if (prog != NULL && f->mapfile != NULL)
-		cmd_badopt(usage, "--map and --map-file exclude each other");
-	if (f->mapfile != NULL)
-		prog = buf = cmd_slurp(f->mapfile, 1024 * 1024);
-	if (prog == NULL)
-		f->maptime = 0;		/* the default mapping is not bounded */
-	if (risk_mapper_new(&f->map, prog, f->maptime, 0, err) != RISK_OK)
-		cmd_badopt(usage, "--map: %s", err);
-	free(buf);
+	f->map = cmd_map_new(&f->mo, usage);
+	f->maptime = f->mo.time;
 }

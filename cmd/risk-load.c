@@ -27,7 +27,6 @@
 #define BATCH 10000
 #define MAX_LINE (1024 * 1024)
 
-/* OPT_MAP and OPT_MAP_FILE are the fetching programs' (cmd.h) */
 enum { OPT_BATCH = OPT_COMMON_END, OPT_FETCHED_AT, OPT_ID_KEY };
 
 static const struct cmd_option options[] = {
@@ -45,7 +44,7 @@ static const struct cmd_option options[] = {
 struct load {
 	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_db *db;
-	struct risk_map *map;
+	struct risk_mapper *map;
 	const char *idkey;
 	int64_t fetched_at;	/* ms */
 	int batch, pending;
@@ -59,8 +58,9 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: risk-load [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
-	    "                 [--map FILTER | --map-file PATH] [--id-key KEY]\n"
-	    "                 [--fetched-at TIME] [--batch N] [FILE ...]\n");
+	    "                 [--map FILTER | --map-file PATH] [--map-timeout DUR]\n"
+	    "                 [--id-key KEY] [--fetched-at TIME] [--batch N]\n"
+	    "                 [FILE ...]\n");
 }
 
 /* A database error: the run ends, what was committed stays. */
@@ -145,7 +145,7 @@ load(struct load *l, FILE *fp, const char *name)
 		if (blank(l->line, (size_t)len))
 			continue;
 		memset(&rec, 0, sizeof rec);
-		if (risk_map_line(l->map, l->line, (size_t)len, l->idkey, &rec,
+		if (risk_mapper_line(l->map, l->line, (size_t)len, l->idkey, &rec,
 		    err) != RISK_OK) {
 			cmd_err("%s:%ld: %s", name, lineno, err);
 			l->failed++;
@@ -178,16 +178,18 @@ main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct load l = { .idkey = "id", .batch = BATCH };
-	const char *mapprog = NULL, *mapfile = NULL;
-	char err[RISK_ERRLEN], *mapbuf = NULL;
+	struct cmd_map mo;
+	char err[RISK_ERRLEN];
 	int64_t sec;
 	bool have_time = false;
 	FILE *fp;
 	int c, i, r;
 
 	cmd_init("risk-load");
+	cmd_map_init(&mo);
 	while ((c = cmd_getopt(argc, argv, options)) != -1) {
-		if (cmd_common(c, optarg, &dbo, usage))
+		if (cmd_common(c, optarg, &dbo, usage) ||
+		    cmd_map_opt(c, optarg, &mo, usage))
 			continue;
 		switch (c) {
 		case OPT_BATCH:
@@ -207,25 +209,13 @@ main(int argc, char *argv[])
 				cmd_badopt(usage, "--id-key: empty key");
 			l.idkey = optarg;
 			break;
-		case OPT_MAP:
-			mapprog = optarg;
-			break;
-		case OPT_MAP_FILE:
-			mapfile = optarg;
-			break;
 		default:
 			cmd_optfail(c, argv, usage);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (mapprog != NULL && mapfile != NULL)
-		cmd_badopt(usage, "--map and --map-file exclude each other");
-	if (mapfile != NULL)
-		mapprog = mapbuf = cmd_slurp(mapfile, 1024 * 1024);
-	if (risk_map_new(&l.map, mapprog, err) != RISK_OK)
-		cmd_badopt(usage, "--map: %s", err);
-	free(mapbuf);
+	l.map = cmd_map_new(&mo, usage);
 	if (!have_time)
 		l.fetched_at = risk_now_ms();
 	if ((l.line = malloc(MAX_LINE + 1)) == NULL)
@@ -259,7 +249,7 @@ main(int argc, char *argv[])
 	commit(&l);
 	cmd_progress_end(&l.prog);
 	risk_db_close(l.db);
-	risk_map_free(l.map);
+	risk_mapper_free(l.map);
 	free(l.line);
 	cmd_info("%ld loaded, %ld kept (the cache was newer), %ld failed",
 	    l.loaded, l.older, l.failed);

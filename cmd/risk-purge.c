@@ -80,7 +80,7 @@ static int
 record(const struct risk_record *rec, void *arg)
 {
 	struct purge *p = arg;
-	char when[32];
+	char err[RISK_ERRLEN];
 
 	cmd_progress_add(&p->prog, 1);
 	switch (p->form) {
@@ -90,18 +90,10 @@ record(const struct risk_record *rec, void *arg)
 		printf("%s\n", rec->id);
 		break;
 	case LIST:
-		risk_time_format(rec->fetched_at / 1000, when);
-		printf("%s\t%s\t%s\n", rec->id, when,
-		    rec->found ? rec->status : "-");
-		break;
 	case JSON:
-		risk_time_format(rec->fetched_at / 1000, when);
-		printf("{\"id\":\"%s\",\"status\":", rec->id);
-		if (rec->found)
-			risk_json_quote(stdout, rec->status);
-		else
-			fputs("null", stdout);
-		printf(",\"fetched_at\":\"%s\"}\n", when);
+		if (risk_record_print(stdout, rec, p->form == JSON, err) !=
+		    RISK_OK)
+			return flush(arg);
 		break;
 	}
 	return ferror(stdout) ? flush(arg) : 0;
@@ -117,8 +109,9 @@ dead(const struct risk_dead *d, void *arg)
 	switch (p->form) {
 	case NONE:
 		return 0;
-	case IDS:
-		printf("%s\n", d->id);
+	case IDS:	/* the queue file's bytes: as plain text */
+		risk_text_print(stdout, d->id);
+		putchar('\n');
 		break;
 	case LIST:
 	case JSON:

@@ -256,14 +256,18 @@ cmd_bad_id(const char *id, const char *reason, void *arg)
 const char *
 cmd_safe(const char *s, char *buf, size_t sz)
 {
-	size_t i;
+	size_t n = strlen(s);
 
-	for (i = 0; s[i] != '\0' && i + 1 < sz; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
-		    '?' : s[i];
-	buf[i] = '\0';
-	if (s[i] != '\0' && sz > 4)
-		memcpy(buf + sz - 4, "...", 4);
+	if (n < sz) {
+		memcpy(buf, s, n + 1);
+	} else {
+		memcpy(buf, s, sz - 1);
+		buf[sz - 1] = '\0';
+	}
+	risk_text_clean(buf);	/* a cut character becomes a '?' too */
+	if (n >= sz && sz > 4)
+		memcpy(buf + strlen(buf) - (strlen(buf) < 3 ? strlen(buf) :
+		    3), "...", 4);
 	return buf;
 }
 
@@ -407,4 +411,48 @@ fail:
 	unlink(tmp);
 	cmd_err("%s: %s", what == tmp ? path : what, strerror(e));
 	return -1;
+}
+
+void
+cmd_map_init(struct cmd_map *m)
+{
+	memset(m, 0, sizeof *m);
+	m->time = 2000;
+}
+
+bool
+cmd_map_opt(int c, const char *arg, struct cmd_map *m, void (*usage)(FILE *))
+{
+	switch (c) {
+	case OPT_MAP:
+		m->prog = arg;
+		return true;
+	case OPT_MAP_FILE:
+		m->file = arg;
+		return true;
+	case OPT_MAP_TIMEOUT:
+		m->time = cmd_duration("map-timeout", arg, usage);
+		return true;
+	default:
+		return false;
+	}
+}
+
+struct risk_mapper *
+cmd_map_new(struct cmd_map *m, void (*usage)(FILE *))
+{
+	struct risk_mapper *mp;
+	char err[RISK_ERRLEN], *buf = NULL;
+	const char *prog = m->prog;
+
+	if (prog != NULL && m->file != NULL)
+		cmd_badopt(usage, "--map and --map-file exclude each other");
+	if (m->file != NULL)
+		prog = buf = cmd_slurp(m->file, 1024 * 1024);
+	if (prog == NULL)
+		m->time = 0;		/* the default mapping is not bounded */
+	if (risk_mapper_new(&mp, prog, m->time, 0, err) != RISK_OK)
+		cmd_badopt(usage, "--map: %s", err);
+	free(buf);
+	return mp;
 }

@@ -2,7 +2,7 @@
  * fuzz_map.c — a legacy body (or a dump line) to a record.
  *
  * The body goes through the default mapping (in C) and a fixed user jq
- * filter; the same bytes also go through risk_map_line() as a line of a
+ * filter; the same bytes also go through risk__map_line() as a line of a
  * dump.  Promises checked: a mapping that succeeds gives a non-empty
  * status that fits, a change date from 1970 to 9999, and for a dump
  * line a valid ID; a mapping that fails says why.
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "risk.h"
+#include "internal.h"
 
 #define SEC_MAX INT64_C(253402300799)
 #define USER_FILTER \
@@ -25,6 +25,7 @@ check_rec(int r, const struct risk_record *rec, const char *err)
 		CHECK(rec->found);
 		CHECK(memchr(rec->status, '\0', sizeof rec->status) != NULL);
 		CHECK(rec->status[0] != '\0');
+		CHECK(risk_text_printable(rec->status, strlen(rec->status)));
 		CHECK(rec->changed_at >= 0 && rec->changed_at <= SEC_MAX);
 	} else {
 		CHECK(r < 0);
@@ -36,14 +37,14 @@ check_rec(int r, const struct risk_record *rec, const char *err)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct risk_map *def, *user;
+	static struct risk__map *def, *user;
 	struct risk_record rec;
 	char err[RISK_ERRLEN];
 	char *body;
 	int r;
 
-	if (def == NULL && (risk_map_new(&def, NULL, err) != RISK_OK ||
-	    risk_map_new(&user, USER_FILTER, err) != RISK_OK)) {
+	if (def == NULL && (risk__map_new(&def, NULL, err) != RISK_OK ||
+	    risk__map_new(&user, USER_FILTER, err) != RISK_OK)) {
 		fprintf(stderr, "fuzz_map: %s\n", err);
 		abort();
 	}
@@ -54,17 +55,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&rec, 0, sizeof rec);
 	memset(err, 0, sizeof err);
-	r = risk_map_apply(def, body, size, &rec, err);
+	r = risk__map_apply(def, body, size, &rec, err);
 	check_rec(r, &rec, err);
 
 	memset(&rec, 0, sizeof rec);
 	memset(err, 0, sizeof err);
-	r = risk_map_apply(user, body, size, &rec, err);
+	r = risk__map_apply(user, body, size, &rec, err);
 	check_rec(r, &rec, err);
 
 	memset(&rec, 0, sizeof rec);
 	memset(err, 0, sizeof err);
-	r = risk_map_line(def, body, size, "id", &rec, err);
+	r = risk__map_line(def, body, size, "id", &rec, err);
 	check_rec(r, &rec, err);
 	if (r == RISK_OK)
 		CHECK(risk_id_valid(rec.id, strlen(rec.id)));

@@ -120,8 +120,34 @@ int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
     int64_t attempts, int64_t redrives, const unsigned char *last_error,
     size_t errlen, int max_attempts, struct risk_entry *e);
 
-/* json.c: the jv rendering of a view, the reference for the fast writer. */
+/* print.c: a view's age in seconds (0 .. 2^53-1) and freshness. */
+int64_t risk__view_age(const struct risk_view *v);
+bool risk__view_fresh(const struct risk_view *v);
+
+/* json.c: a view through a user's filter, each output a line on fp. */
+int risk__filter_view(struct risk_filter *f, FILE *fp,
+    const struct risk_view *v, char *err);
+/* json.c: jv's own rendering of a view and of a string (quotes
+ * included), the references print.c is tested against; -1 without
+ * libjq or if it does not fit. */
 int risk__view_json_jv(const struct risk_view *v, char *buf, size_t bufsz);
+int risk__json_quote_jv(const char *s, size_t len, char *buf,
+    size_t bufsz);
+
+/*
+ * map.c: a body or a dump line to a record, in this process; mapper.c
+ * (public) runs a user's program in a bounded child over these.  prog
+ * NULL is the default mapping (see map.c).
+ */
+struct risk__map;
+int risk__map_new(struct risk__map **m, const char *prog, char *err);
+/* Fill rec->status, rec->changed_at, rec->found from body. */
+int risk__map_apply(struct risk__map *m, const char *body, size_t len,
+    struct risk_record *rec, char *err);
+/* The same from a dump line, and rec->id from its idkey. */
+int risk__map_line(struct risk__map *m, const char *line, size_t len,
+    const char *idkey, struct risk_record *rec, char *err);
+void risk__map_free(struct risk__map *m);
 
 /* tls.c: the CA file, client certificate and key of o, read and checked
  * (pass decrypts the key; NULL if the credentials gave none). */

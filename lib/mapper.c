@@ -26,17 +26,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "risk.h"
+#include "internal.h"
+
+/* A request: the body's length, the ID key's (0: a body, not a dump
+ * line), the key, the body. */
+struct request {
+	uint32_t len;
+	uint32_t keylen;
+};
 
 struct reply {
 	int32_t status;
+	char id[RISK_ID_MAX + 1];
 	int64_t changed_at;
 	char st[64];
 	char err[RISK_ERRLEN];
 };
 
 struct risk_mapper {
-	struct risk_map *map;
+	struct risk__map *map;
 	bool child;		/* false: the default mapping, in process */
 	pid_t pid;
 	int fd;
@@ -85,27 +93,34 @@ static void
 serve(struct risk_mapper *m, int fd)
 {
 	struct risk_record rec;
+	struct request req;
 	struct reply rep;
-	uint32_t len;
+	char key[256];
 	char *body = NULL;
 	size_t cap = 0;
 
 	for (;;) {
-		if (!readfull(fd, &len, sizeof len))
+		if (!readfull(fd, &req, sizeof req) ||
+		    req.keylen >= sizeof key ||
+		    !readfull(fd, key, req.keylen))
 			_exit(0);
-		if (len + 1 > cap) {
+		key[req.keylen] = '\0';
+		if (req.len + 1 > cap) {
 			free(body);
-			cap = (size_t)len + 1;
+			cap = (size_t)req.len + 1;
 			if ((body = malloc(cap)) == NULL)
 				_exit(3);
 		}
-		if (!readfull(fd, body, len))
+		if (!readfull(fd, body, req.len))
 			_exit(0);
-		body[len] = '\0';
+		body[req.len] = '\0';
 		memset(&rep, 0, sizeof rep);
 		memset(&rec, 0, sizeof rec);
-		rep.status = risk_map_apply(m->map, body, len, &rec, rep.err);
+		rep.status = req.keylen > 0 ?
+		    risk__map_line(m->map, body, req.len, key, &rec, rep.err) :
+		    risk__map_apply(m->map, body, req.len, &rec, rep.err);
 		rep.changed_at = rec.changed_at;
+		memcpy(rep.id, rec.id, sizeof rep.id);
 		memcpy(rep.st, rec.status, sizeof rep.st);
 		if (!sendfull(fd, &rep, sizeof rep))
 			_exit(0);
@@ -201,7 +216,7 @@ risk_mapper_new(struct risk_mapper **mp, const char *prog, int64_t timeout_ms,
 	m->fd = -1;
 	m->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
 	m->mem = mem > 0 ? mem : (size_t)512 << 20;
-	if ((r = risk_map_new(&m->map, prog, err)) != RISK_OK) {
+	if ((r = risk__map_new(&m->map, prog, err)) != RISK_OK) {
 		free(m);
 		return r;
 	}
@@ -214,25 +229,29 @@ risk_mapper_new(struct risk_mapper **mp, const char *prog, int64_t timeout_ms,
 	return RISK_OK;
 }
 
-int
-risk_mapper_apply(struct risk_mapper *m, const char *body, size_t len,
+/* One body (idkey NULL) or dump line through the child. */
+static int
+ask(struct risk_mapper *m, const char *body, size_t len, const char *idkey,
     struct risk_record *rec, char *err)
 {
+	struct request req;
 	struct reply rep;
 	struct pollfd p;
-	uint32_t n32;
 	int64_t deadline, left;
+	size_t keylen = idkey != NULL ? strlen(idkey) : 0;
 	int r;
 
-	if (!m->child)
-		return risk_map_apply(m->map, body, len, rec, err);
 	if (len > UINT32_MAX - 1)
 		return risk_seterr(err, RISK_EJQ, "body too large");
+	if (keylen >= 256 || (idkey != NULL && keylen == 0))
+		return risk_seterr(err, RISK_EINVAL, "bad ID key");
 	if (m->pid <= 0 && (r = spawn(m, err)) != RISK_OK)
 		return r;
-	n32 = (uint32_t)len;
+	req.len = (uint32_t)len;
+	req.keylen = (uint32_t)keylen;
 	deadline = risk_now_ms() + m->timeout_ms;
-	if (!sendfull(m->fd, &n32, sizeof n32) ||
+	if (!sendfull(m->fd, &req, sizeof req) ||
+	    !sendfull(m->fd, idkey, keylen) ||
 	    !sendfull(m->fd, body, len))
 		goto died;
 	p.fd = m->fd;
@@ -255,8 +274,11 @@ risk_mapper_apply(struct risk_mapper *m, const char *body, size_t len,
 		goto died;
 	rep.err[sizeof rep.err - 1] = '\0';
 	rep.st[sizeof rep.st - 1] = '\0';
+	rep.id[sizeof rep.id - 1] = '\0';
 	if (rep.status != RISK_OK)
 		return risk_seterr(err, rep.status, "%s", rep.err);
+	if (idkey != NULL)
+		memcpy(rec->id, rep.id, sizeof rec->id);
 	rec->found = true;
 	rec->changed_at = rep.changed_at;
 	memcpy(rec->status, rep.st, sizeof rec->status);
@@ -267,12 +289,30 @@ died:
 	    "or crashed)");
 }
 
+int
+risk_mapper_apply(struct risk_mapper *m, const char *body, size_t len,
+    struct risk_record *rec, char *err)
+{
+	if (!m->child)
+		return risk__map_apply(m->map, body, len, rec, err);
+	return ask(m, body, len, NULL, rec, err);
+}
+
+int
+risk_mapper_line(struct risk_mapper *m, const char *line, size_t len,
+    const char *idkey, struct risk_record *rec, char *err)
+{
+	if (!m->child)
+		return risk__map_line(m->map, line, len, idkey, rec, err);
+	return ask(m, line, len, idkey, rec, err);
+}
+
 void
 risk_mapper_free(struct risk_mapper *m)
 {
 	if (m == NULL)
 		return;
 	reap(m);
-	risk_map_free(m->map);
+	risk__map_free(m->map);
 	free(m);
 }

@@ -320,37 +320,3 @@ risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
 		    NULL, NULL, NULL);
 	return rc == SQLITE_OK ? RISK_OK : risk__dberr(db, rc, err, db->path);
 }
-
-/* A field for a tab-separated line: control bytes as spaces. */
-static void
-field(FILE *fp, const char *s)
-{
-	for (; *s != '\0'; s++)
-		putc_unlocked((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' :
-		    *s, fp);
-}
-
-int
-risk_dead_print(FILE *fp, const struct risk_dead *d, bool json, char *err)
-{
-	char died[32], enq[32];
-
-	risk_time_format(d->died_at / 1000, died);
-	risk_time_format(d->enqueued_at / 1000, enq);
-	if (json) {
-		fputs("{\"id\":", fp);
-		risk_json_quote(fp, d->id);
-		fputs(",\"reason\":", fp);
-		risk_json_quote(fp, d->reason);
-		fprintf(fp, ",\"attempts\":%d,\"redrives\":%d,"
-		    "\"enqueued_at\":\"%s\",\"died_at\":\"%s\"}\n",
-		    d->attempts, d->redrives, enq, died);
-	} else {
-		fprintf(fp, "%s\t%s\t%d\t%d\t%s\t", d->id, died, d->attempts,
-		    d->redrives, enq);
-		field(fp, d->reason);
-		putc_unlocked('\n', fp);
-	}
-	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
-	    RISK_OK;
-}

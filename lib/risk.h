@@ -388,9 +388,6 @@ int risk_purge_history(struct risk_db *db, const struct risk_purge *p,
  * tick(arg), if not NULL, is called now and then while it runs. */
 int risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
     char *err);
-/* One dead letter as a line: tab-separated, or a JSON object. */
-int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
-    char *err);
 
 /* ---- stat.c: figures and the fetch log ------------------------------ */
 
@@ -428,37 +425,33 @@ typedef int (*risk_log_fn)(int64_t seq, const struct risk_log_entry *e,
  */
 int risk_log_each(struct risk_db *db, int64_t since_ms, const char *id,
     int64_t *seq, risk_log_fn fn, void *arg, char *err);
-/* One fetch-log row as a line: tab-separated, or a JSON object. */
-int risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
-    char *err);
 
-/* ---- json.c (risk-load's part): lines of a dump --------------------- */
-
-struct risk_map;
+/* ---- mapper.c: mapping legacy bodies to records, bounded ------------ */
 
 /*
- * One line of a legacy dump: a JSON object holding the company ID under
- * idkey (a string, or a whole number) beside the legacy body's fields.
- * The whole object goes through the mapping, as a body would.  Fills
- * rec->id and what risk_map_apply fills.
- */
-int risk_map_line(struct risk_map *m, const char *line, size_t len,
-    const char *idkey, struct risk_record *rec, char *err);
-/* s as a JSON string, quotes included. */
-int risk_json_quote(FILE *fp, const char *s);
-
-/* ---- mapper.c: a user's mapping, bounded in time and memory ---------- */
-
-/*
- * prog NULL: the default mapping, in process.  Otherwise the filter runs
- * in a child process with mem bytes of data (0: 512 MiB) and an empty
- * environment; a body not mapped within timeout_ms (0: 2 s) fails.
+ * The default mapping (prog NULL), in process: a body is a JSON object
+ * with a string "status" and an optional "changedAt" or
+ * "status_changed_at" (ISO 8601 or epoch seconds).  A status is short
+ * printable text: 1..63 bytes, no NUL, no control character (C0, DEL,
+ * C1); anything else fails that body.  A user's jq program must yield
+ * such an object (its first output counts); it runs in a child process
+ * with mem bytes of data (0: 512 MiB) and an empty environment, and a
+ * body not mapped within timeout_ms (0: 2 s) fails.
  */
 struct risk_mapper;
 int risk_mapper_new(struct risk_mapper **m, const char *prog,
     int64_t timeout_ms, size_t mem, char *err);
+/* Fill rec->status, rec->changed_at, rec->found from body. */
 int risk_mapper_apply(struct risk_mapper *m, const char *body, size_t len,
     struct risk_record *rec, char *err);
+/*
+ * One line of a legacy dump: a JSON object holding the company ID under
+ * idkey (a string, or a whole number) beside the legacy body's fields.
+ * The whole object goes through the mapping, as a body would.  Fills
+ * rec->id and what risk_mapper_apply fills.
+ */
+int risk_mapper_line(struct risk_mapper *m, const char *line, size_t len,
+    const char *idkey, struct risk_record *rec, char *err);
 void risk_mapper_free(struct risk_mapper *m);
 
 /* ---- fetch.c: libcurl, linked only into programs that fetch -------- */
@@ -553,12 +546,35 @@ int risk_fetcher_run(struct risk_fetcher *f, int wait_ms, risk_fetch_cb cb,
 void risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg);
 void risk_fetcher_free(struct risk_fetcher *f);
 
-/* ---- json.c: the only file that touches libjq's jv ------------------ */
+/* ---- json.c: a user's jq filter ------------------------------------ */
 
 struct risk_filter;
-/* Compile a jq program once (about 20 ms in libjq 1.6). */
+/*
+ * Compile a jq program once (about 20 ms in libjq 1.6, loaded on first
+ * use).  Module directives (import, include) are refused: RISK_EINVAL.
+ */
 int risk_filter_new(struct risk_filter **f, const char *prog, char *err);
 void risk_filter_free(struct risk_filter *f);
+/* Run f on one JSON text, writing its results as lines (strings as
+ * sanitised plain text); *lines counts them. */
+int risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
+    size_t len, long *lines, char *err);
+
+/* ---- print.c: every data line, and the plain-text sanitiser ---------- */
+
+/*
+ * Nothing here needs libjq but a user's filter.  JSON is exact (what jq
+ * would print).  Plain text from outside goes through risk_text_*:
+ * NUL, C0 (tab and newline too), DEL, C1, bytes that are not UTF-8 and
+ * Unicode line separators and bidirectional overrides each print as '?'.
+ */
+bool risk_text_printable(const char *s, size_t len);
+int risk_text_write(FILE *fp, const char *s, size_t len);
+int risk_text_print(FILE *fp, const char *s);
+/* The same in place (never longer). */
+void risk_text_clean(char *s);
+/* s as a JSON string, quotes included. */
+int risk_json_quote(FILE *fp, const char *s);
 
 struct risk_printer {
 	FILE *fp;
@@ -572,10 +588,6 @@ struct risk_view {
 	int64_t max_age_ms;		/* freshness window for this record */
 	bool queued;			/* a fetch is queued (miss, stale) */
 };
-/* Run f on one JSON text, writing its results as lines (strings raw);
- * *lines counts them. */
-int risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
-    size_t len, long *lines, char *err);
 /* One output line for a cached record, a not_found entry or a miss. */
 int risk_print_view(struct risk_printer *p, const struct risk_view *v,
     char *err);
@@ -584,19 +596,15 @@ int risk_view_json(const struct risk_view *v, char *buf, size_t bufsz);
 /* {"error":code,"id":id} or without id when id is NULL. */
 int risk_error_json(const char *code, const char *id, char *buf,
     size_t bufsz);
-
-/*
- * Mapping a legacy body to a record.  prog NULL is the default mapping,
- * done in C: an object with a string "status" and an optional
- * "changedAt" or "status_changed_at" (ISO 8601 or epoch seconds).  A
- * user program (jq) must yield such an object; its first output counts.
- */
-struct risk_map;
-int risk_map_new(struct risk_map **m, const char *prog, char *err);
-/* Fill rec->status, rec->changed_at, rec->found from body. */
-int risk_map_apply(struct risk_map *m, const char *body, size_t len,
-    struct risk_record *rec, char *err);
-void risk_map_free(struct risk_map *m);
+/* A record listed by risk-purge: tab-separated, or a JSON object. */
+int risk_record_print(FILE *fp, const struct risk_record *rec, bool json,
+    char *err);
+/* One dead letter as a line: tab-separated, or a JSON object. */
+int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
+    char *err);
+/* One fetch-log row as a line: tab-separated, or a JSON object. */
+int risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
+    char *err);
 
 /* ---- cgi.c: one HTTP request, as CGI hands it over ------------------ */
 

@@ -1,7 +1,7 @@
 /*
- * test_json.c — record lines: the fast writer prints exactly what jv
- * prints for the same object, and falls back to jv where it must; the
- * default mapping; filters.
+ * test_json.c — record lines and JSON strings: print.c writes exactly
+ * what jv writes for the same object or string, without libjq; the
+ * plain-text sanitiser; the default mapping; filters.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +32,9 @@ test_fast_equals_jv(void **state)
 {
 	static const char *statuses[] = { "reliable", "indebted", "x",
 	    "with space", "quote\"d", "back\\slash", "new\nline", "tab\t",
-	    "caf\xc3\xa9", "\x01", "}{", "" };
+	    "caf\xc3\xa9", "\x01", "}{", "\x7f\xc2\x9b[2J", "\xff\xc3",
+	    "\xed\xa0\x80 surrogate", "\xf0\x9f\x98\x80", "\x1b]0;t\x07",
+	    "" };
 	static const int64_t ages[] = { 0, 999, 1000, 3599999, 3600001,
 	    INT64_C(1795769280000), -5000 };
 	struct risk_record rec = { .changed_at = 1735948800 };
@@ -58,6 +60,72 @@ test_fast_equals_jv(void **state)
 	}
 	v.id = "a.b_c:d-E9";
 	same(&v);
+	v.id = "hostile\n\"id\\\x1b";
+	same(&v);
+	rec.fetched_at = INT64_MIN;	/* no overflow, a bounded age */
+	same(&v);
+	rec.fetched_at = INT64_MAX;
+	same(&v);
+}
+
+/* xorshift: the same strings on every run */
+static uint64_t
+rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void
+test_quote_equals_jv(void **state)
+{
+	static const char alpha[] = "aZ\"\\/\b\f\n\r\t\x01\x1f\x7f"
+	    "\x80\xbf\xc0\xc1\xc2\xdf\xe0\xed\xef\xf0\xf4\xf5\xff";
+	char s[16], mine[256], ref[256];
+	uint64_t x = 88172645463325252ULL;
+	size_t len, i;
+	int n, k;
+	FILE *fp;
+
+	(void)state;
+	for (k = 0; k < 20000; k++) {
+		len = rnd(&x) % sizeof s;
+		for (i = 0; i < len; i++)
+			s[i] = alpha[rnd(&x) % (sizeof alpha - 1)];
+		s[len] = '\0';
+		memset(mine, 0, sizeof mine);
+		fp = fmemopen(mine, sizeof mine, "w");
+		assert_int_equal(risk_json_quote(fp, s), RISK_OK);
+		fclose(fp);
+		n = risk__json_quote_jv(s, len, ref, sizeof ref);
+		assert_true(n > 0);
+		assert_string_equal(mine, ref);
+	}
+}
+
+static void
+test_text_sanitiser(void **state)
+{
+	char buf[256];
+	FILE *fp;
+
+	(void)state;
+	memset(buf, 0, sizeof buf);
+	fp = fmemopen(buf, sizeof buf, "w");
+	risk_text_print(fp, "ok caf\xc3\xa9|\x1b]0;x\x07|\n|\t|\x7f|"
+	    "\xc2\x9b|\x9b|\xff|\xe2\x80\xae|\xe2\x80\xa8|\xf0\x9f\x98\x80");
+	fclose(fp);
+	assert_string_equal(buf, "ok caf\xc3\xa9|?]0;x?|?|?|?|?|?|?|?|?|"
+	    "\xf0\x9f\x98\x80");
+	snprintf(buf, sizeof buf, "a\r\nb\xc2\x85" "c\xe2");
+	risk_text_clean(buf);
+	assert_string_equal(buf, "a??b?c?");
+	assert_true(risk_text_printable("r\xc3\xa9liable", 9));
+	assert_false(risk_text_printable("a\0b", 3));
+	assert_false(risk_text_printable("\xc2\x9b", 2));
+	assert_false(risk_text_printable("a\x7f", 2));
 }
 
 static void
@@ -75,6 +143,12 @@ test_fast_line_shape(void **state)
 	    "\"status_changed_at\":\"2025-01-04T00:00:00Z\",\"fetched_at\":"
 	    "\"2026-11-27T08:00:00Z\",\"age\":120,\"fresh\":true}");
 	assert_int_equal(risk_view_json(&v, buf, 20), -1);	/* too small */
+	assert_int_equal(risk_error_json("bad_method", NULL, buf, sizeof buf),
+	    22);
+	assert_string_equal(buf, "{\"error\":\"bad_method\"}");
+	assert_int_equal(risk_error_json("unavailable", "A\"1", buf,
+	    sizeof buf), 35);
+	assert_string_equal(buf, "{\"id\":\"A\\\"1\",\"error\":\"unavailable\"}");
 }
 
 static void
@@ -107,16 +181,42 @@ test_print_view_and_filter(void **state)
 	fclose(fp);
 }
 
+/* libjq 1.6 aborts the process on a module directive: none gets there */
+static void
+test_filter_module_directives(void **state)
+{
+	static const char *const bad[] = { "import \"a\" as a; .",
+	    "include \"a\"; .", "  # c\n include \"x\";.",
+	    "module {a:1}; .", "\"\\(import \"a\" as a; 1)\"" };
+	static const char *const good[] = { ".import", ".status | "
+	    "select(. == \"import\")", "# include \"a\"\n.", "$__loc__",
+	    "\"\\(.a) include\"", ".includes" };
+	struct risk_filter *f;
+	char err[RISK_ERRLEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(risk_filter_new(&f, bad[i], err),
+		    RISK_EINVAL);
+		assert_non_null(strstr(err, "module directives"));
+	}
+	for (i = 0; i < sizeof good / sizeof *good; i++) {
+		assert_int_equal(risk_filter_new(&f, good[i], err), RISK_OK);
+		risk_filter_free(f);
+	}
+}
+
 static void
 map(const char *body, int want, const char *status, int64_t changed,
     const char *errpart)
 {
-	struct risk_map *m;
+	struct risk__map *m;
 	struct risk_record rec = { 0 };
 	char err[RISK_ERRLEN] = "";
 
-	assert_int_equal(risk_map_new(&m, NULL, err), RISK_OK);
-	assert_int_equal(risk_map_apply(m, body, strlen(body), &rec, err),
+	assert_int_equal(risk__map_new(&m, NULL, err), RISK_OK);
+	assert_int_equal(risk__map_apply(m, body, strlen(body), &rec, err),
 	    want);
 	if (want == RISK_OK) {
 		assert_string_equal(rec.status, status);
@@ -126,7 +226,7 @@ map(const char *body, int want, const char *status, int64_t changed,
 		assert_non_null(strstr(err, errpart));
 		assert_null(strchr(err, '\n'));
 	}
-	risk_map_free(m);
+	risk__map_free(m);
 }
 
 static void
@@ -149,6 +249,18 @@ test_default_mapping(void **state)
 	map("", RISK_ENOTJSON, NULL, 0, "");
 	map("{\"status\":\"x\",\"changedAt\":\"soon\"}", RISK_EJQ, NULL, 0,
 	    "not a date");
+	/* a status is short printable text: never stored cut or cleaned */
+	map("{\"status\":\"\\u0000hidden\"}", RISK_EJQ, NULL, 0,
+	    "control character");
+	map("{\"status\":\"a\\u001b[2Jb\"}", RISK_EJQ, NULL, 0,
+	    "control character");
+	map("{\"status\":\"a\\nb\"}", RISK_EJQ, NULL, 0, "control character");
+	map("{\"status\":\"a\\u007f\"}", RISK_EJQ, NULL, 0,
+	    "control character");
+	map("{\"status\":\"a\\u009b\"}", RISK_EJQ, NULL, 0,
+	    "control character");
+	map("{\"status\":\"r\\u00e9liable\"}", RISK_OK, "r\xc3\xa9liable", 0,
+	    NULL);
 	map("{\"status\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxx\"}", RISK_EJQ, NULL, 0, "longer than");
 }
@@ -182,7 +294,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fast_equals_jv),
 		cmocka_unit_test(test_fast_line_shape),
+		cmocka_unit_test(test_quote_equals_jv),
+		cmocka_unit_test(test_text_sanitiser),
 		cmocka_unit_test(test_print_view_and_filter),
+		cmocka_unit_test(test_filter_module_directives),
 		cmocka_unit_test(test_default_mapping),
 		cmocka_unit_test(test_user_mapping),
 	};

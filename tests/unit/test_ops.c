@@ -1,6 +1,6 @@
 /*
  * test_ops.c — retention (purge.c), figures (stat.c) and dump lines
- * (json.c's risk_map_line) on real SQLite files in the current
+ * (map.c's risk__map_line) on real SQLite files in the current
  * (temporary) folder.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "risk.h"
+#include "internal.h"
 
 static int seq;
 
@@ -294,48 +294,48 @@ test_stat_and_log(void **state)
 static void
 test_map_line(void **state)
 {
-	struct risk_map *m, *jq;
+	struct risk__map *m, *jq;
 	struct risk_record r;
 	char err[RISK_ERRLEN];
 	const char *l;
 
 	(void)state;
-	assert_int_equal(risk_map_new(&m, NULL, err), RISK_OK);
+	assert_int_equal(risk__map_new(&m, NULL, err), RISK_OK);
 	l = "{\"id\":\"A-1\",\"status\":\"reliable\",\"changedAt\":\"1970-01-02\"}";
 	memset(&r, 0, sizeof r);
-	assert_int_equal(risk_map_line(m, l, strlen(l), "id", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "id", &r, err),
 	    RISK_OK);
 	assert_string_equal(r.id, "A-1");
 	assert_string_equal(r.status, "reliable");
 	assert_int_equal(r.changed_at, 86400);
 	l = "{\"k\":12345678901,\"status\":\"x\"}";
-	assert_int_equal(risk_map_line(m, l, strlen(l), "k", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "k", &r, err),
 	    RISK_OK);
 	assert_string_equal(r.id, "12345678901");
 	l = "{\"k\":-1,\"status\":\"x\"}";
-	assert_int_equal(risk_map_line(m, l, strlen(l), "k", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "k", &r, err),
 	    RISK_EINVAL);
 	l = "{\"id\":\"../x\",\"status\":\"x\"}";
-	assert_int_equal(risk_map_line(m, l, strlen(l), "id", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "id", &r, err),
 	    RISK_EINVAL);
 	l = "{\"id\":[],\"status\":\"x\"}";
-	assert_int_equal(risk_map_line(m, l, strlen(l), "id", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "id", &r, err),
 	    RISK_EINVAL);
 	assert_string_equal(err, "\"id\": not a string or a number");
 	l = "\"just a string\"";
-	assert_int_equal(risk_map_line(m, l, strlen(l), "id", &r, err),
+	assert_int_equal(risk__map_line(m, l, strlen(l), "id", &r, err),
 	    RISK_EINVAL);
 	l = "{\"id\":\"A\"} {\"id\":\"B\"}";
-	assert_int_not_equal(risk_map_line(m, l, strlen(l), "id", &r, err),
+	assert_int_not_equal(risk__map_line(m, l, strlen(l), "id", &r, err),
 	    RISK_OK);
-	assert_int_equal(risk_map_new(&jq, "{status: .s}", err), RISK_OK);
+	assert_int_equal(risk__map_new(&jq, "{status: .s}", err), RISK_OK);
 	l = "{\"id\":\"J\",\"s\":\"indebted\"}";
-	assert_int_equal(risk_map_line(jq, l, strlen(l), "id", &r, err),
+	assert_int_equal(risk__map_line(jq, l, strlen(l), "id", &r, err),
 	    RISK_OK);
 	assert_string_equal(r.id, "J");
 	assert_string_equal(r.status, "indebted");
-	risk_map_free(jq);
-	risk_map_free(m);
+	risk__map_free(jq);
+	risk__map_free(m);
 }
 
 int

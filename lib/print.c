@@ -1,0 +1,491 @@
+/*
+ * print.c — every line the programs print from data: records (risk-get,
+ * risk-fetch, risk-purge), CGI bodies, dead letters and fetch-log rows;
+ * JSON quoting; and the one plain-text sanitiser.
+ *
+ * Invariants:
+ * - Nothing here needs libjq.  JSON is written in C, byte for byte what
+ *   jq 1.6's jv_dump_string writes for the same object (a unit test holds
+ *   the two equal): keys in insertion order, strings escaped as jv does
+ *   (", \, \b \f \n \r \t, other C0 and DEL as \u00XX lowercase, bytes
+ *   that are not UTF-8 as U+FFFD, everything else as it is), whole
+ *   numbers in decimal.  Only a user's --jq filter goes through jv.
+ * - Every string from outside that is printed as plain text (tab
+ *   separated fields, raw --jq strings, IDs in lists) goes through
+ *   risk_text_write: NUL, C0 (tab and newline too), DEL, C1, bytes that
+ *   are not UTF-8, and the Unicode line separators and bidirectional
+ *   overrides each become one '?'.  No byte the toolkit did not write
+ *   can move a terminal's cursor, recolour it or forge a second line.
+ *   JSON output stays exact: its escapes already make it safe.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- UTF-8, as jq 1.6 reads it (jv_unicode.c) --------------------- */
+
+/*
+ * The length of the character at p (at least 1), and in *cp its code
+ * point, or -1 when the bytes are not UTF-8 (a stray or missing
+ * continuation, an overlong form, a surrogate, beyond U+10FFFF).
+ */
+static size_t
+utf8_next(const unsigned char *p, const unsigned char *end, long *cp)
+{
+	static const long first[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len, i;
+	long c;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] < 0xc2 || p[0] > 0xf4) {	/* continuation or never */
+		*cp = -1;
+		return 1;
+	}
+	len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+	if ((size_t)(end - p) < len) {
+		*cp = -1;
+		return (size_t)(end - p);
+	}
+	c = p[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			*cp = -1;
+			return i;
+		}
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < first[len] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		c = -1;
+	*cp = c;
+	return len;
+}
+
+/* A code point a terminal may be shown as it is. */
+static bool
+printable(long c)
+{
+	return c >= 0x20 && c != 0x7f && !(c >= 0x80 && c <= 0x9f) &&
+	    c != 0x2028 && c != 0x2029 && !(c >= 0x202a && c <= 0x202e) &&
+	    !(c >= 0x2066 && c <= 0x2069);
+}
+
+bool
+risk_text_printable(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	long c;
+
+	while (p < end) {
+		p += utf8_next(p, end, &c);
+		if (!printable(c))
+			return false;
+	}
+	return true;
+}
+
+/* ---- a sink: a stream, or a buffer that remembers overflowing ------ */
+
+struct out {
+	FILE *fp;		/* NULL: the buffer */
+	char *p, *end;
+};
+
+static void
+putn(struct out *o, const char *s, size_t n)
+{
+	if (o->fp != NULL) {
+		fwrite(s, 1, n, o->fp);
+	} else if ((size_t)(o->end - o->p) > n) {
+		memmove(o->p, s, n);	/* risk_text_clean works in place */
+		o->p += n;
+	} else {
+		o->p = o->end;	/* marks overflow */
+	}
+}
+
+static void
+put(struct out *o, const char *s)
+{
+	putn(o, s, strlen(s));
+}
+
+static void
+putnum(struct out *o, int64_t n)
+{
+	char d[24], *q = d + sizeof d;
+	uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--q = '-';
+	putn(o, q, (size_t)(d + sizeof d - q));
+}
+
+/* s sanitised (see the top). */
+static void
+text(struct out *o, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *run = p;
+	size_t n;
+	long c;
+
+	while (p < end) {
+		n = utf8_next(p, end, &c);
+		if (!printable(c)) {
+			putn(o, (const char *)run, (size_t)(p - run));
+			putn(o, "?", 1);
+			run = p + n;
+		}
+		p += n;
+	}
+	putn(o, (const char *)run, (size_t)(p - run));
+}
+
+/* s as a JSON string, quotes included, as jv writes it. */
+static void
+quote(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s), *run;
+	char esc[8] = "\\u00";
+	size_t n;
+	long c;
+
+	putn(o, "\"", 1);
+	for (run = p; p < end; p += n) {
+		n = utf8_next(p, end, &c);
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;	/* as it is */
+		putn(o, (const char *)run, (size_t)(p - run));
+		run = p + n;
+		switch (c) {
+		case -1:
+			putn(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			break;
+		case '"':
+			putn(o, "\\\"", 2);
+			break;
+		case '\\':
+			putn(o, "\\\\", 2);
+			break;
+		case '\b':
+			putn(o, "\\b", 2);
+			break;
+		case '\f':
+			putn(o, "\\f", 2);
+			break;
+		case '\n':
+			putn(o, "\\n", 2);
+			break;
+		case '\r':
+			putn(o, "\\r", 2);
+			break;
+		case '\t':
+			putn(o, "\\t", 2);
+			break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			putn(o, esc, 6);
+		}
+	}
+	putn(o, (const char *)run, (size_t)(p - run));
+	putn(o, "\"", 1);
+}
+
+static int
+done(FILE *fp, char *err)
+{
+	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
+	    RISK_OK;
+}
+
+int
+risk_text_write(FILE *fp, const char *s, size_t len)
+{
+	struct out o = { .fp = fp };
+
+	text(&o, s, len);
+	return ferror(fp) ? RISK_EIO : RISK_OK;
+}
+
+int
+risk_text_print(FILE *fp, const char *s)
+{
+	return risk_text_write(fp, s, strlen(s));
+}
+
+void
+risk_text_clean(char *s)
+{
+	struct out o = { .p = s, .end = s + strlen(s) + 1 };
+
+	/* never longer than s: each unit becomes itself or one '?' */
+	text(&o, s, strlen(s));
+	*o.p = '\0';
+}
+
+int
+risk_json_quote(FILE *fp, const char *s)
+{
+	struct out o = { .fp = fp };
+
+	quote(&o, s);
+	return ferror(fp) ? RISK_EIO : RISK_OK;
+}
+
+/* ---- record lines (risk-get, risk-fetch, CGI bodies) --------------- */
+
+/* A whole number prints the same from jv up to 2^53. */
+#define VIEW_AGE_MAX INT64_C(9007199254740991)
+
+int64_t
+risk__view_age(const struct risk_view *v)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(v->now_ms, v->rec->fetched_at, &d))
+		return v->now_ms < 0 ? 0 : VIEW_AGE_MAX;
+	d /= 1000;
+	return d < 0 ? 0 : d > VIEW_AGE_MAX ? VIEW_AGE_MAX : d;
+}
+
+bool
+risk__view_fresh(const struct risk_view *v)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(v->now_ms, v->rec->fetched_at, &d))
+		return v->now_ms < 0;
+	return d <= v->max_age_ms;
+}
+
+static void
+view(struct out *o, const struct risk_view *v)
+{
+	const struct risk_record *rec = v->rec;
+	char when[32];
+
+	put(o, "{\"id\":");
+	quote(o, v->id);
+	if (rec == NULL) {
+		put(o, ",\"error\":\"not_cached\",\"queued\":");
+		put(o, v->queued ? "true}" : "false}");
+		return;
+	}
+	if (rec->found) {
+		put(o, ",\"status\":");
+		quote(o, rec->status);
+		put(o, ",\"status_changed_at\":\"");
+		risk_time_format(rec->changed_at, when);
+		put(o, when);
+		put(o, "\"");
+	} else {
+		put(o, ",\"error\":\"not_found\"");
+	}
+	put(o, ",\"fetched_at\":\"");
+	risk_time_format(rec->fetched_at / 1000, when);
+	put(o, when);
+	put(o, "\",\"age\":");
+	putnum(o, risk__view_age(v));
+	put(o, ",\"fresh\":");
+	put(o, risk__view_fresh(v) ? "true" : "false");
+	put(o, v->queued ? ",\"queued\":true}" : "}");
+}
+
+int
+risk_print_view(struct risk_printer *p, const struct risk_view *v,
+    char *err)
+{
+	struct out o = { .fp = p->fp };
+	int r;
+
+	if (p->filter != NULL) {
+		if ((r = risk__filter_view(p->filter, p->fp, v, err)) !=
+		    RISK_OK && r != RISK_EIO)
+			return r;
+	} else {
+		view(&o, v);
+		putc_unlocked('\n', p->fp);
+	}
+	return done(p->fp, err);
+}
+
+int
+risk_view_json(const struct risk_view *v, char *buf, size_t bufsz)
+{
+	struct out o = { .p = buf, .end = buf + bufsz };
+
+	view(&o, v);
+	if (o.p >= o.end)
+		return -1;
+	*o.p = '\0';
+	return (int)(o.p - buf);
+}
+
+int
+risk_error_json(const char *code, const char *id, char *buf, size_t bufsz)
+{
+	struct out o = { .p = buf, .end = buf + bufsz };
+
+	put(&o, "{");
+	if (id != NULL) {
+		put(&o, "\"id\":");
+		quote(&o, id);
+		put(&o, ",");
+	}
+	put(&o, "\"error\":");
+	quote(&o, code);
+	put(&o, "}");
+	if (o.p >= o.end)
+		return -1;
+	*o.p = '\0';
+	return (int)(o.p - buf);
+}
+
+/* ---- risk-purge's list of records --------------------------------- */
+
+int
+risk_record_print(FILE *fp, const struct risk_record *rec, bool json,
+    char *err)
+{
+	struct out o = { .fp = fp };
+	char when[32];
+
+	risk_time_format(rec->fetched_at / 1000, when);
+	if (json) {
+		put(&o, "{\"id\":");
+		quote(&o, rec->id);
+		put(&o, ",\"status\":");
+		if (rec->found)
+			quote(&o, rec->status);
+		else
+			put(&o, "null");
+		put(&o, ",\"fetched_at\":\"");
+		put(&o, when);
+		put(&o, "\"}\n");
+	} else {
+		text(&o, rec->id, strlen(rec->id));
+		put(&o, "\t");
+		put(&o, when);
+		put(&o, "\t");
+		if (rec->found)
+			text(&o, rec->status, strlen(rec->status));
+		else
+			put(&o, "-");
+		put(&o, "\n");
+	}
+	return done(fp, err);
+}
+
+/* ---- dead letters (risk-stat --dead, risk-purge --dead) ------------ */
+
+int
+risk_dead_print(FILE *fp, const struct risk_dead *d, bool json, char *err)
+{
+	struct out o = { .fp = fp };
+	char died[32], enq[32];
+
+	risk_time_format(d->died_at / 1000, died);
+	risk_time_format(d->enqueued_at / 1000, enq);
+	if (json) {
+		put(&o, "{\"id\":");
+		quote(&o, d->id);
+		put(&o, ",\"reason\":");
+		quote(&o, d->reason);
+		put(&o, ",\"attempts\":");
+		putnum(&o, d->attempts);
+		put(&o, ",\"redrives\":");
+		putnum(&o, d->redrives);
+		put(&o, ",\"enqueued_at\":\"");
+		put(&o, enq);
+		put(&o, "\",\"died_at\":\"");
+		put(&o, died);
+		put(&o, "\"}\n");
+	} else {
+		text(&o, d->id, strlen(d->id));
+		put(&o, "\t");
+		put(&o, died);
+		put(&o, "\t");
+		putnum(&o, d->attempts);
+		put(&o, "\t");
+		putnum(&o, d->redrives);
+		put(&o, "\t");
+		put(&o, enq);
+		put(&o, "\t");
+		text(&o, d->reason, strlen(d->reason));
+		put(&o, "\n");
+	}
+	return done(fp, err);
+}
+
+/* ---- fetch-log rows (risk-stat --log) ------------------------------ */
+
+/* UTC with milliseconds: 2026-11-27T08:00:00.123Z */
+static void
+time_ms(int64_t ms, char out[32])
+{
+	int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+
+	risk_time_format(sec, out);
+	/* "....:SSZ" -> "....:SS.mmmZ"; the format is fixed width */
+	snprintf(out + 19, 32 - 19, ".%03dZ", (int)(ms - sec * 1000));
+}
+
+int
+risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
+    char *err)
+{
+	struct out o = { .fp = fp };
+	char at[32];
+
+	time_ms(e->at, at);
+	if (json) {
+		put(&o, "{\"at\":\"");
+		put(&o, at);
+		put(&o, "\",\"id\":");
+		quote(&o, e->id);
+		put(&o, ",\"outcome\":");
+		quote(&o, risk_outcome_str(e->outcome));
+		put(&o, ",\"http\":");
+		if (e->http > 0)
+			putnum(&o, e->http);
+		else
+			put(&o, "null");
+		put(&o, ",\"ms\":");
+		putnum(&o, e->ms);
+		put(&o, ",\"reason\":");
+		if (e->reason != NULL)
+			quote(&o, e->reason);
+		else
+			put(&o, "null");
+		put(&o, "}\n");
+	} else {
+		put(&o, at);
+		put(&o, "\t");
+		text(&o, e->id, strlen(e->id));
+		put(&o, "\t");
+		put(&o, risk_outcome_str(e->outcome));
+		put(&o, "\t");
+		if (e->http > 0)
+			putnum(&o, e->http);
+		else
+			put(&o, "-");
+		put(&o, "\t");
+		putnum(&o, e->ms);
+		put(&o, "\t");
+		if (e->reason != NULL)
+			text(&o, e->reason, strlen(e->reason));
+		else
+			put(&o, "-");
+		put(&o, "\n");
+	}
+	return done(fp, err);
+}
