@@ -133,7 +133,8 @@ enum {
 
 struct cmd_map {
 	const char *prog, *file;
-	int64_t time;		/* 2 s; 0 without a user mapping */
+	int64_t time;		/* 2 s; 0 without a user mapping; < 0 in
+				   process, unbounded (risk-load) */
 };
 void cmd_map_init(struct cmd_map *m);
 /* Handle a mapping option; false if c is not one of them. */

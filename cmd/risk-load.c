@@ -58,9 +58,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: risk-load [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
-	    "                 [--map FILTER | --map-file PATH] [--map-timeout DUR]\n"
-	    "                 [--id-key KEY] [--fetched-at TIME] [--batch N]\n"
-	    "                 [FILE ...]\n");
+	    "                 [--map FILTER | --map-file PATH] [--id-key KEY]\n"
+	    "                 [--fetched-at TIME] [--batch N] [FILE ...]\n");
 }
 
 /* A database error: the run ends, what was committed stays. */
@@ -187,6 +186,7 @@ main(int argc, char *argv[])
 
 	cmd_init("risk-load");
 	cmd_map_init(&mo);
+	mo.time = -1;		/* in process: see --map in risk-load(1) */
 	while ((c = cmd_getopt(argc, argv, options)) != -1) {
 		if (cmd_common(c, optarg, &dbo, usage) ||
 		    cmd_map_opt(c, optarg, &mo, usage))

@@ -220,7 +220,7 @@ risk_mapper_new(struct risk_mapper **mp, const char *prog, int64_t timeout_ms,
 		free(m);
 		return r;
 	}
-	m->child = prog != NULL;
+	m->child = prog != NULL && timeout_ms >= 0;
 	if (m->child && (r = spawn(m, err)) != RISK_OK) {
 		risk_mapper_free(m);
 		return r;

@@ -436,7 +436,10 @@ int risk_log_each(struct risk_db *db, int64_t since_ms, const char *id,
  * C1); anything else fails that body.  A user's jq program must yield
  * such an object (its first output counts); it runs in a child process
  * with mem bytes of data (0: 512 MiB) and an empty environment, and a
- * body not mapped within timeout_ms (0: 2 s) fails.
+ * body not mapped within timeout_ms (0: 2 s) fails.  timeout_ms < 0
+ * runs it in this process, unbounded: for a filter that is the
+ * operator's own, over many small inputs (risk-load's lines, where a
+ * round trip to the child costs about 9 times the load).
  */
 struct risk_mapper;
 int risk_mapper_new(struct risk_mapper **m, const char *prog,
