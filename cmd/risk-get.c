@@ -12,6 +12,7 @@
  * Started on a listening socket (standard input), it is a FastCGI
  * server with the same answers, request after request (fastcgi()).
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,10 +309,11 @@ fastcgi(void)
 	struct risk_db *db = NULL;
 	struct risk_fcgi *f;
 	struct risk_cgi_env env;
-	char err[RISK_ERRLEN];
+	char err[RISK_ERRLEN], path[PATH_MAX];
 	int r;
 
-	if (risk_db_opts_env(&dbo, err) != RISK_OK)
+	if (risk_db_opts_env(&dbo, err) != RISK_OK ||
+	    risk_db_path(&dbo, path, sizeof path, err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
 	if (risk_fcgi_open(&f, 0, err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
@@ -331,7 +333,7 @@ fastcgi(void)
 			break;
 		}
 		if (db != NULL && risk_db_replaced(db)) {
-			cmd_info("%s: replaced: opening it again", "database");
+			cmd_warn("%s: file replaced: opening it again", path);
 			risk_db_close(db);
 			db = NULL;
 		}
