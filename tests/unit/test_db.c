@@ -435,6 +435,60 @@ test_locked(void **state)
 	risk_db_close(b);
 }
 
+/* A long-lived reader: replaced files are noticed, settling ends any
+ * snapshot so that another connection's checkpoint can reset the WAL. */
+static void
+test_replaced_and_settle(void **state)
+{
+	struct risk_db *db = fresh("q.db"), *other;
+	struct risk_db_opts o = { .busy_ms = 200 };
+	struct risk_record r;
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char path[64], qpath[64], err[RISK_ERRLEN];
+	int busy = -1;
+
+	(void)state;
+	snprintf(path, sizeof path, "t%d/risk.db", seq);
+	snprintf(qpath, sizeof qpath, "t%d/q.db", seq);
+	assert_false(risk_db_replaced(db));
+	put(db, "A1", "ok", 0, 1000, true);
+
+	/* a statement left stepping holds a snapshot; settle resets it */
+	assert_int_equal(risk_db_begin_read(db, err), RISK_OK);
+	assert_int_equal(risk_record_get(db, "A1", &r, err), RISK_OK);
+	risk_db_settle(db);
+	assert_false(risk_db_in_txn(db));
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+	    "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	busy = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	assert_int_equal(busy, 0);
+
+	/* the same file rewritten in place is not "replaced" */
+	o.path = path;
+	o.queue = qpath;
+	assert_int_equal(risk_db_open(&other, &o, err), RISK_OK);
+	put(other, "A2", "ok", 0, 1000, true);
+	risk_db_close(other);
+	assert_false(risk_db_replaced(db));
+
+	/* another file moved into place, for either path, or none */
+	assert_int_equal(rename(path, "moved.db"), 0);
+	assert_true(risk_db_replaced(db));
+	assert_int_equal(rename("moved.db", path), 0);
+	assert_false(risk_db_replaced(db));
+	assert_int_equal(link(qpath, "q-copy.db"), 0);
+	assert_int_equal(unlink(qpath), 0);
+	assert_true(risk_db_replaced(db));		/* gone */
+	assert_int_equal(rename("q-copy.db", qpath), 0);
+	assert_false(risk_db_replaced(db));	/* the same inode back */
+	risk_db_close(db);
+}
+
 int
 main(void)
 {
@@ -451,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_foreign_and_newer_files),
 		cmocka_unit_test(test_readonly_missing_and_stage),
 		cmocka_unit_test(test_locked),
+		cmocka_unit_test(test_replaced_and_settle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
