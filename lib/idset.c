@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "risk.h"
+#include "internal.h"
 
 #define IDSET_MAX (16 * 1024 * 1024)
 
@@ -137,4 +137,28 @@ risk_idset_add(struct risk_idset *s, const char *id, char *err)
 	if (s->n * 2 > s->mask + 1 && (r = grow(s, err)) != RISK_OK)
 		return r;
 	return RISK_OK;
+}
+
+char *
+risk__idset_json(const struct risk_idset *s)
+{
+	char *out, *p;
+	size_t off;
+
+	/* IDs are validated: none needs escaping */
+	if ((out = malloc(s->used + 2 * s->n + 3)) == NULL)
+		return NULL;
+	p = out;
+	*p++ = '[';
+	for (off = 0; off < s->used; off += strlen(s->arena + off) + 1) {
+		if (p > out + 1)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, s->arena + off, strlen(s->arena + off));
+		p += strlen(s->arena + off);
+		*p++ = '"';
+	}
+	*p++ = ']';
+	*p = '\0';
+	return out;
 }

@@ -57,6 +57,7 @@ enum risk_stmt {
 	S_HIST_ADD,
 	S_HIST_TOTAL,
 	S_HIST_AFTER,
+	S_HIST_AFTER_IN,
 	S_HIST_MAX,
 	S_HIST_SCAN,
 	S_HIST_DEL,
@@ -100,6 +101,9 @@ int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
  */
 int risk__history_note(struct risk_db *db, const struct risk_record *rec,
     char *err);
+
+/* idset.c: the set as a JSON array of strings (malloc'd), or NULL. */
+char *risk__idset_json(const struct risk_idset *s);
 
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);

@@ -82,6 +82,9 @@ expect "arguments: only B and D" [ "$(cut -d'"' -f6 "$T/out" | tr '\n' ' ')" = "
 printf 'D\n\n  B  \n' >"$T/watch"
 run -i "$T/watch" risk-changes --since 0
 expect "standard input: only B and D" [ "$(cut -d'"' -f6 "$T/out" | tr '\n' ' ')" = "B D " ]
+{ seq -f 'Z%g' 1 300; echo D; echo B; } >"$T/longwatch"
+run -i "$T/longwatch" risk-changes --since 0
+expect "a long watch list (a hash set, not the index) filters the same" [ "$(cut -d'"' -f6 "$T/out" | tr '\n' ' ')" = "B D " ]
 run risk-changes --since 0 nobody
 expect_rc 1
 expect_out_empty
