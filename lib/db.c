@@ -475,9 +475,9 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 		    what);
 	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
 	if ((r = exec(db, sql, err, what)) != RISK_OK)
-		return r;
+		goto fail;
 	if ((r = risk_db_begin(db, err)) != RISK_OK)
-		return r;
+		goto fail;
 	/* Again inside the write lock: another process may have won. */
 	if ((r = read_header(db, schema, &app, &ver, &nobj, what, err)) !=
 	    RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
@@ -514,6 +514,10 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	return r;
 fail:
 	risk_db_rollback(db);
+	/* A user who may not write it (the web user's records, risk(7))
+	 * reads an older schema as it is until a writer upgrades it. */
+	if (r == RISK_ERDONLY && app == APP_ID_MAIN && ver > 0)
+		return RISK_OK;
 	return r;
 }
 

@@ -240,6 +240,35 @@ expect "every record got its first row" [ "$(wc -l <"$T/out")" = 2 ]
 expect_out_re '"id":"R2","status":"not_found","previous":null'
 expect "user_version 2" [ "$(q 'pragma user_version')" = 2 ]
 
+# the web user, who may only read the records' file, still queues and
+# reads while that file waits for a writer to upgrade it
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -p "$T/web/db" "$T/web/q"
+	export RISK_DB=$T/web/db/risk.db RISK_QUEUE=$T/web/q/queue.db
+	risk-enqueue W0
+	seed R1 reliable 100 10
+	# (keeping -wal and -shm, as risk does: a reader may not make them)
+	sqlite3 "$RISK_DB" ".filectrl persist_wal 1" >/dev/null "drop table history;
+	    drop table history_total; pragma user_version = 1"
+	chmod 755 "$T" "$T/web"
+	chmod 555 "$T/web/db"
+	chmod 444 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"
+	chmod 777 "$T/web/q"
+	chmod 666 "$RISK_QUEUE" "$RISK_QUEUE-wal" "$RISK_QUEUE-shm"
+	run as_nobody risk-enqueue W1
+	expect_rc 0
+	run as_nobody risk-get R1
+	expect_rc 0
+	expect_out_re '"id":"R1","status":"reliable"'
+	run as_nobody risk-changes --since 0
+	expect_rc 2
+	expect_err_re 'no status history yet \(schema 1\)'
+	chmod 700 "$T"
+	chmod 755 "$T/web/db"
+	chmod 644 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"
+	unset RISK_QUEUE
+fi
+
 # no database at all: no changes
 export RISK_DB=$T/none.db
 run risk-changes --since 0
