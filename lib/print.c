@@ -1,7 +1,8 @@
 /*
  * print.c — every line the programs print from data: records (risk-get,
- * risk-fetch, risk-purge), CGI bodies, dead letters and fetch-log rows;
- * JSON quoting; and the one plain-text sanitiser.
+ * risk-fetch, risk-purge), CGI bodies, dead letters, fetch-log rows and
+ * status changes (risk-changes); JSON quoting; and the one plain-text
+ * sanitiser.
  *
  * Invariants:
  * - Nothing here needs libjq.  JSON is written in C, byte for byte what
@@ -488,4 +489,55 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 		put(&o, "\n");
 	}
 	return done(fp, err);
+}
+
+/* ---- change lines (risk-changes) ------------------------------------ */
+
+/* Two statuses of 63 bytes, each escaped to at most 6 bytes a byte. */
+#define CHANGE_LINE_MAX 1024
+
+static void
+change(struct out *o, const struct risk_change *c)
+{
+	char when[32];
+
+	put(o, "{\"seq\":");
+	putnum(o, c->seq);
+	put(o, ",\"id\":");
+	quote(o, c->id);
+	put(o, ",\"status\":");
+	quote(o, c->status != NULL ? c->status : RISK_NOT_FOUND_STATUS);
+	put(o, ",\"previous\":");
+	if (c->first)
+		put(o, "null");
+	else
+		quote(o, c->previous != NULL ? c->previous :
+		    RISK_NOT_FOUND_STATUS);
+	put(o, ",\"changed_at\":\"");
+	risk_time_format(c->changed_at, when);
+	put(o, when);
+	put(o, "\",\"fetched_at\":\"");
+	risk_time_format(c->fetched_at / 1000, when);
+	put(o, when);
+	put(o, "\"}");
+}
+
+int
+risk_change_print(struct risk_printer *p, const struct risk_change *c,
+    long *lines, char *err)
+{
+	char line[CHANGE_LINE_MAX];
+	struct out o = { .p = line, .end = line + sizeof line };
+
+	change(&o, c);
+	if (o.p >= o.end)
+		return risk_seterr(err, RISK_EINVAL, "%lld: change too long "
+		    "to print", (long long)c->seq);
+	if (p->filter != NULL)
+		return risk_filter_text(p->filter, p->fp, line,
+		    (size_t)(o.p - line), lines, err);
+	*o.p++ = '\n';
+	fwrite(line, 1, (size_t)(o.p - line), p->fp);
+	(*lines)++;
+	return done(p->fp, err);
 }

@@ -253,8 +253,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$T" "$T/web"
 	chmod 555 "$T/web/db"
 	chmod 444 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"
-	chmod 777 "$T/web/q"
-	chmod 666 "$RISK_QUEUE" "$RISK_QUEUE-wal" "$RISK_QUEUE-shm"
+	chown -R nobody:nogroup "$T/web/q"	# the web user's queue
+	chmod 700 "$T/web/q"
+	chmod 600 "$RISK_QUEUE" "$RISK_QUEUE-wal" "$RISK_QUEUE-shm"
 	run as_nobody risk-enqueue W1
 	expect_rc 0
 	run as_nobody risk-get R1
