@@ -65,7 +65,9 @@ expect_err_re '^risk-fetch: C2: map: no answer within 500 ms'
 expect "bounded in time ($took ms)" [ "$took" -lt 3000 ]
 run risk-fetch --map-timeout 20s --map '[range(1e9)] | {status: "x"}' C1
 expect_rc 1
-expect_err_re '^risk-fetch: C1: map: filter failed \(out of memory or crashed\)$'
+# Out of memory on a quiet machine; on a loaded one the deadline may
+# come first.  Either way the bomb was stopped.
+expect_err_re '^risk-fetch: C1: map: (filter failed \(out of memory or crashed\)|no answer within 20000 ms \(filter stopped\))$'
 run env SECRET_TOKEN=hunter2 risk-fetch --map '{status: ([$ENV, env] | tostring)}' C1
 expect_rc 0
 expect_out_re '"status":"\[\{\},\{\}\]"'
