@@ -16,7 +16,6 @@
  *   util.c) first blanks the line, so it never lands in the middle.
  */
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -26,22 +25,13 @@
 
 static struct cmd_progress *shown;	/* the one whose line is on screen */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 cmd_progress_init(struct cmd_progress *p, const char *what)
 {
 	memset(p, 0, sizeof *p);
 	p->what = what;
 	p->on = verbose >= 0 && isatty(STDERR_FILENO);
-	p->start = mono_ms();
+	p->start = risk_mono_ms();
 }
 
 static void
@@ -78,7 +68,7 @@ cmd_progress_add(struct cmd_progress *p, long n)
 	p->count += n;
 	if (!p->on)
 		return;
-	now = mono_ms();
+	now = risk_mono_ms();
 	if (p->drawn == 0 ? now - p->start >= DELAY : now - p->drawn >= REDRAW)
 		draw(p, now);
 }
@@ -88,7 +78,7 @@ cmd_progress_phase(struct cmd_progress *p, const char *phase)
 {
 	p->phase = phase;
 	if (p->on)
-		draw(p, mono_ms());
+		draw(p, risk_mono_ms());
 }
 
 void
@@ -107,7 +97,7 @@ cmd_progress_end(struct cmd_progress *p)
 	if (!p->on || p->drawn == 0)
 		return;
 	p->phase = NULL;
-	draw(p, mono_ms());
+	draw(p, risk_mono_ms());
 	fputc('\n', stderr);
 	fflush(stderr);
 	shown = NULL;

@@ -94,15 +94,6 @@ global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the URL template ----------------------------------------------- */
 
 int
@@ -590,7 +581,7 @@ risk_fetcher_add(struct risk_fetcher *f, const char *id, void *udata,
 	s->tls.alert = -1;
 	s->tls.asked = false;
 	s->errbuf[0] = '\0';
-	s->start_ms = mono_ms();
+	s->start_ms = risk_mono_ms();
 	if (curl_multi_add_handle(f->multi, s->easy) != CURLM_OK)
 		return risk_seterr(err, RISK_ENOMEM,
 		    "%s: cannot start a transfer", id);
@@ -704,7 +695,7 @@ result(struct slot *s, CURLcode rc, struct risk_fetch_result *r)
 	r->outcome = RISK_FETCH_RETRY;
 	r->fail_class = RISK_FAIL_DOWN;
 	r->retry_after_ms = 0;
-	r->elapsed_ms = mono_ms() - s->start_ms;
+	r->elapsed_ms = risk_mono_ms() - s->start_ms;
 	r->reason[0] = '\0';
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	r->http_status = code;
@@ -820,7 +811,7 @@ risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg)
 		r.outcome = RISK_FETCH_ABORTED;
 		r.fail_class = RISK_FAIL_NONE;
 		r.body = "";
-		r.elapsed_ms = mono_ms() - s->start_ms;
+		r.elapsed_ms = risk_mono_ms() - s->start_ms;
 		set_reason(&r, "aborted");
 		report(f, s, &r, cb, arg);
 	}

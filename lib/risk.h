@@ -68,6 +68,8 @@ bool risk_urldecode(char *s);
 /* "90", "90s", "15m", "1h", "7d" (also "250ms") into milliseconds. */
 int risk_duration_parse(const char *s, int64_t *ms, char *err);
 int64_t risk_now_ms(void);
+/* A clock for intervals: never steps back, nor with the wall clock. */
+int64_t risk_mono_ms(void);
 /* UTC "2026-11-27T08:00:00Z" from seconds since the epoch. */
 void risk_time_format(int64_t sec, char out[32]);
 /* ISO 8601 date or date-time (Z or offset), or epoch seconds. */
