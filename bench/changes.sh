@@ -26,7 +26,6 @@ N_ROWS=${N_ROWS:-1000000}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then N_FAST=3000 ROUNDS=1 N_ROWS=200000; fi
 
 ms() { date +%s%N | cut -c1-13; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fresh() { rm -f "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"; }
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? "PASS" : "FAIL" }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -40,31 +39,8 @@ cp -r "$ROOT/Makefile" "$ROOT/lib" "$ROOT/cmd" "$ROOT/fuzz" "$W/src/"
     make -s -j2 CPPFLAGS='-D_GNU_SOURCE -Ilib -DRISK_NO_HISTORY' \
     bin/risk-drain >/dev/null 2>"$W/build.err") ||
     { echo "bench: cannot build risk-drain without history:"; head -5 "$W/build.err"; exit 1; }
-port=$(free_port)
-mkdir -p "$W/www/financial-risk"
-(cd "$W/www/financial-risk" && seq -f 'F%g' 1 "$N_FAST" | while read -r id; do
-	echo '{"status":"reliable","changedAt":"2025-01-04T00:00:00Z"}' >"$id"
-done)
-cat >"$W/lighttpd.conf" <<CONF
-server.document-root = "$W/www"
-server.port = $port
-server.bind = "127.0.0.1"
-server.errorlog = "$W/lighttpd.err"
-server.max-keep-alive-requests = 1000000
-mimetype.assign = ( "" => "application/json" )
-CONF
-LPID=""
-lighttpd_start() {	# a fresh server per run (see bench/drain.sh)
-	[ -z "$LPID" ] || { kill "$LPID"; wait "$LPID" 2>/dev/null; }
-	lighttpd -D -f "$W/lighttpd.conf" </dev/null >/dev/null 2>&1 &
-	LPID=$!
-	PIDS="$PIDS $LPID"
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-		sleep 0.05
-	done
-}
-src="http://127.0.0.1:$port/financial-risk/{id}"
+. "$ROOT/bench/instant.sh"
+instant_setup "$N_FAST"
 : >"$W/with"; : >"$W/without"; : >"$W/with.cpu"; : >"$W/without.cpu"
 for r in $(seq "$ROUNDS"); do
 	for v in with without; do

@@ -20,7 +20,6 @@ N_SHELL=${N_SHELL:-1000}
 N_MEM=${N_MEM:-100000}
 
 ms() { date +%s%N | cut -c1-13; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fresh() { rm -f "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"; }
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? "PASS" : "FAIL" }'; }
 
@@ -49,34 +48,8 @@ for c in 4 16; do
 done
 
 # 2. an instant upstream: lighttpd and static files
-port=$(free_port)
-mkdir -p "$W/www/financial-risk"
-(cd "$W/www/financial-risk" && seq -f 'F%g' 1 "$N_FAST" | while read -r id; do
-	echo '{"status":"reliable","changedAt":"2025-01-04T00:00:00Z"}' >"$id"
-done)
-cat >"$W/lighttpd.conf" <<CONF
-server.document-root = "$W/www"
-server.port = $port
-server.bind = "127.0.0.1"
-server.errorlog = "$W/lighttpd.err"
-server.max-keep-alive-requests = 1000000
-mimetype.assign = ( "" => "application/json" )
-CONF
-# lighttpd 1.4.69 keeps a file descriptor per file it served until it
-# cleans up, and answers 403 once it runs out (ulimit -n is 20000 here):
-# a fresh server per run, and fewer files than that.
-LPID=""
-lighttpd_start() {
-	[ -z "$LPID" ] || { kill "$LPID"; wait "$LPID" 2>/dev/null; }
-	lighttpd -D -f "$W/lighttpd.conf" </dev/null >/dev/null 2>&1 &
-	LPID=$!
-	PIDS="$PIDS $LPID"
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-		sleep 0.05
-	done
-}
-src="http://127.0.0.1:$port/financial-risk/{id}"
+. "$ROOT/bench/instant.sh"
+instant_setup "$N_FAST"
 for c in 4 8; do
 	lighttpd_start
 	fresh

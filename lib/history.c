@@ -12,8 +12,8 @@
  * - seq is AUTOINCREMENT: it only grows and is never handed out twice,
  *   even after the newest rows were deleted, so a cursor stays valid.
  * - Retention never deletes the newest row of a company, and walks the
- *   table by seq in short batches (as purge.c does), so that drainers
- *   never wait long for the write lock.
+ *   table by seq, a window of at most a batch of rows per statement, so
+ *   that drainers never wait long for the write lock.
  * - Readers page through the feed by seq, PAGE rows per statement: no
  *   read snapshot is held while a slow consumer reads the output, so a
  *   follower never keeps the WAL from being checkpointed.
@@ -27,7 +27,6 @@
 
 #define PAGE 4096
 #define BATCH_DEFAULT 1000
-#define SCAN_FACTOR 16
 
 static const char sql_last[] =
     "SELECT status FROM main.history WHERE id = ?1"
@@ -48,11 +47,14 @@ static const char sql_after_in[] =
     " WHERE id IN (SELECT value FROM json_each(?3))"
     " AND seq > ?1 AND seq <= ?4 ORDER BY seq LIMIT ?2";
 static const char sql_max[] = "SELECT max(seq) FROM main.history";
-static const char sql_scan[] =
-    "SELECT seq, fetched_at < ?2 AND EXISTS (SELECT 1 FROM main.history n"
-    "  WHERE n.id = h.id AND n.seq > h.seq)"
-    " FROM main.history h WHERE seq > ?1 ORDER BY seq LIMIT ?3";
-static const char sql_del[] = "DELETE FROM main.history WHERE seq = ?1";
+/* the rows of one window of seq that may go: old, and not the newest */
+#define OLD_ROWS \
+    " FROM main.history h WHERE seq > ?1 AND seq <= ?2 AND fetched_at < ?3" \
+    " AND EXISTS (SELECT 1 FROM main.history n WHERE n.id = h.id" \
+    "  AND n.seq > h.seq)"
+static const char sql_del[] =
+    "DELETE FROM main.history WHERE seq IN (SELECT seq" OLD_ROWS ")";
+static const char sql_count_old[] = "SELECT count(*)" OLD_ROWS;
 static const char sql_count[] =
     "SELECT count(*),"
     " (SELECT count(*) FROM main.history WHERE fetched_at >= ?1),"
@@ -233,69 +235,35 @@ int
 risk_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
-	int64_t *rows, last = 0;
-	sqlite3_stmt *st, *del;
-	int max = p->batch > 0 ? p->batch : BATCH_DEFAULT, k, i, rc, r,
-	    scanned;
+	sqlite3_stmt *st;
+	int64_t last, top, step = p->batch > 0 ? p->batch : BATCH_DEFAULT;
+	int rc, r;
 
 	*n = 0;
-	if ((r = have(db, err)) != RISK_OK)
+	if ((r = have(db, err)) != RISK_OK ||
+	    (r = risk_history_last(db, &top, err)) != RISK_OK)
 		return r;
-	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
-		return risk_seterr(err, RISK_ENOMEM, "out of memory");
-	for (;;) {
-		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
-			break;
-		if ((st = risk__stmt(db, S_HIST_SCAN, sql_scan, err)) ==
-		    NULL) {
-			r = RISK_EDB;
-			goto fail;
-		}
+	/* a window of seq numbers per statement, one implicit transaction
+	 * each: at most a batch of rows deleted while the lock is held */
+	for (last = 0; last < top; last += step) {
+		st = p->dry_run ?
+		    risk__stmt(db, S_HIST_COUNT_OLD, sql_count_old, err) :
+		    risk__stmt(db, S_HIST_DEL, sql_del, err);
+		if (st == NULL)
+			return RISK_EDB;
 		sqlite3_bind_int64(st, 1, last);
-		sqlite3_bind_int64(st, 2, p->before_ms);
-		sqlite3_bind_int64(st, 3, (int64_t)max * SCAN_FACTOR);
-		k = scanned = 0;
-		while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			scanned++;
-			last = sqlite3_column_int64(st, 0);
-			if (sqlite3_column_int(st, 1))
-				rows[k++] = last;
-		}
-		if (k == max)
-			rc = SQLITE_ROW;	/* stopped early: more to see */
+		sqlite3_bind_int64(st, 2, last + step);
+		sqlite3_bind_int64(st, 3, p->before_ms);
+		rc = sqlite3_step(st);
+		if (p->dry_run && rc == SQLITE_ROW)
+			*n += (long)sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			r = risk__dberr(db, rc, err, db->path);
-			goto fail;
-		}
-		for (i = 0; i < k && !p->dry_run; i++) {
-			if ((del = risk__stmt(db, S_HIST_DEL, sql_del, err)) ==
-			    NULL) {
-				r = RISK_EDB;
-				goto fail;
-			}
-			sqlite3_bind_int64(del, 1, rows[i]);
-			rc = sqlite3_step(del);
-			sqlite3_reset(del);
-			if (rc != SQLITE_DONE) {
-				r = risk__dberr(db, rc, err, db->path);
-				goto fail;
-			}
-		}
-		if (!p->dry_run && (r = risk_db_commit(db, err)) != RISK_OK)
-			break;
-		*n += k;
-		if (rc == SQLITE_DONE && k < max &&
-		    scanned < max * SCAN_FACTOR)
-			break;		/* the end of the table */
+		if (rc != (p->dry_run ? SQLITE_ROW : SQLITE_DONE))
+			return risk__dberr(db, rc, err, db->path);
+		if (!p->dry_run)
+			*n += sqlite3_changes(db->h);
 	}
-	free(rows);
-	return r;
-fail:
-	if (!p->dry_run)
-		risk_db_rollback(db);
-	free(rows);
-	return r;
+	return RISK_OK;
 }
 
 int
