@@ -128,9 +128,9 @@ int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 int64_t risk__view_age(const struct risk_view *v);
 bool risk__view_fresh(const struct risk_view *v);
 
-/* json.c: a view through a user's filter, each output a line on fp. */
-int risk__filter_view(struct risk_filter *f, FILE *fp,
-    const struct risk_view *v, char *err);
+/* print.c: a view as its JSON line on fp (risk_print_view without a
+ * filter). */
+int risk__view_print(FILE *fp, const struct risk_view *v, char *err);
 /* json.c: jv's own rendering of a view and of a string (quotes
  * included), the references print.c is tested against; -1 without
  * libjq or if it does not fit. */

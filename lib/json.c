@@ -286,8 +286,9 @@ view(const struct risk_view *v)
 	return o;
 }
 
-int
-risk__filter_view(struct risk_filter *f, FILE *fp, const struct risk_view *v,
+/* A view through a user's filter, each output a line. */
+static int
+filter_view(struct risk_filter *f, FILE *fp, const struct risk_view *v,
     char *err)
 {
 	jv r;
@@ -303,6 +304,21 @@ risk__filter_view(struct risk_filter *f, FILE *fp, const struct risk_view *v,
 		return risk__jv_invalid(r, "jq", err);
 	jv_free(r);
 	return ret;
+}
+
+int
+risk_print_view(struct risk_printer *p, const struct risk_view *v,
+    char *err)
+{
+	int r;
+
+	if (p->filter == NULL)	/* print.c, without libjq */
+		return risk__view_print(p->fp, v, err);
+	if ((r = filter_view(p->filter, p->fp, v, err)) != RISK_OK &&
+	    r != RISK_EIO)
+		return r;
+	return ferror(p->fp) ? risk_seterr(err, RISK_EIO, "write error") :
+	    RISK_OK;
 }
 
 int

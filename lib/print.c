@@ -302,21 +302,13 @@ view(struct out *o, const struct risk_view *v)
 }
 
 int
-risk_print_view(struct risk_printer *p, const struct risk_view *v,
-    char *err)
+risk__view_print(FILE *fp, const struct risk_view *v, char *err)
 {
-	struct out o = { .fp = p->fp };
-	int r;
+	struct out o = { .fp = fp };
 
-	if (p->filter != NULL) {
-		if ((r = risk__filter_view(p->filter, p->fp, v, err)) !=
-		    RISK_OK && r != RISK_EIO)
-			return r;
-	} else {
-		view(&o, v);
-		putc_unlocked('\n', p->fp);
-	}
-	return done(p->fp, err);
+	view(&o, v);
+	putc_unlocked('\n', fp);
+	return done(fp, err);
 }
 
 int

@@ -551,20 +551,6 @@ int risk_fetcher_run(struct risk_fetcher *f, int wait_ms, risk_fetch_cb cb,
 void risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg);
 void risk_fetcher_free(struct risk_fetcher *f);
 
-/* ---- json.c: a user's jq filter ------------------------------------ */
-
-struct risk_filter;
-/*
- * Compile a jq program once (about 20 ms in libjq 1.6, loaded on first
- * use).  Module directives (import, include) are refused: RISK_EINVAL.
- */
-int risk_filter_new(struct risk_filter **f, const char *prog, char *err);
-void risk_filter_free(struct risk_filter *f);
-/* Run f on one JSON text, writing its results as lines (strings as
- * sanitised plain text); *lines counts them. */
-int risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
-    size_t len, long *lines, char *err);
-
 /* ---- print.c: every data line, and the plain-text sanitiser ---------- */
 
 /*
@@ -581,11 +567,6 @@ void risk_text_clean(char *s);
 /* s as a JSON string, quotes included. */
 int risk_json_quote(FILE *fp, const char *s);
 
-struct risk_printer {
-	FILE *fp;
-	struct risk_filter *filter;	/* NULL: print objects as they are */
-};
-
 struct risk_view {
 	const struct risk_record *rec;	/* NULL for a miss */
 	const char *id;
@@ -593,10 +574,8 @@ struct risk_view {
 	int64_t max_age_ms;		/* freshness window for this record */
 	bool queued;			/* a fetch is queued (miss, stale) */
 };
-/* One output line for a cached record, a not_found entry or a miss. */
-int risk_print_view(struct risk_printer *p, const struct risk_view *v,
-    char *err);
-/* Render the same object into buf (CGI bodies); -1 if it does not fit. */
+/* The JSON object of a cached record, a not_found entry or a miss into
+ * buf (CGI bodies, risk_print_view); -1 if it does not fit. */
 int risk_view_json(const struct risk_view *v, char *buf, size_t bufsz);
 /* {"error":code,"id":id} or without id when id is NULL. */
 int risk_error_json(const char *code, const char *id, char *buf,
@@ -609,6 +588,30 @@ int risk_dead_print(FILE *fp, const struct risk_dead *d, bool json,
     char *err);
 /* One fetch-log row as a line: tab-separated, or a JSON object. */
 int risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
+    char *err);
+
+/* ---- json.c: a user's jq filter ------------------------------------ */
+
+struct risk_filter;
+/*
+ * Compile a jq program once (about 20 ms in libjq 1.6, loaded on first
+ * use).  Module directives (import, include) are refused: RISK_EINVAL.
+ */
+int risk_filter_new(struct risk_filter **f, const char *prog, char *err);
+void risk_filter_free(struct risk_filter *f);
+/* Run f on one JSON text, writing its results as lines (strings as
+ * sanitised plain text); *lines counts them. */
+int risk_filter_text(struct risk_filter *f, FILE *fp, const char *json,
+    size_t len, long *lines, char *err);
+
+struct risk_printer {
+	FILE *fp;
+	struct risk_filter *filter;	/* NULL: print objects as they are */
+};
+
+/* The line for a cached record, a not_found entry or a miss: as JSON
+ * (print.c, without libjq), or each output of the filter as a line. */
+int risk_print_view(struct risk_printer *p, const struct risk_view *v,
     char *err);
 
 /* ---- cgi.c: one HTTP request, as CGI hands it over ------------------ */
