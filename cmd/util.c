@@ -44,6 +44,9 @@ vmsg(const char *fmt, va_list ap)
 	n = vsnprintf(buf, sizeof buf, fmt, ap);
 	if (n < 0)
 		return;
+	/* IDs, reasons and errors come from files and services: one line,
+	 * no control bytes, through the sanitiser every program uses */
+	risk_text_clean(buf);
 	cmd_progress_clear();
 	/* one write: lines from concurrent processes do not interleave */
 	fprintf(stderr, "%s: %s\n", progname, buf);

@@ -15,13 +15,15 @@ risk__jq_load(char *err)
 {
 	static int state;	/* 0 not tried, 1 loaded, -1 failed */
 	static char why[256];
+	const char *e;
 	void *h;
 
 	if (state == 0) {
 		state = -1;
 		if ((h = dlopen("libjq.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			e = dlerror();
 			snprintf(why, sizeof why, "cannot load libjq: %s",
-			    dlerror());
+			    e != NULL ? e : "dlopen failed");
 			return risk_seterr(err, RISK_EJQ, "%s", why);
 		}
 #define RISK_JQ_SYM(f) \
