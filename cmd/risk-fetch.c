@@ -104,12 +104,14 @@ emit(struct fetch *x, struct item *it)
 	int r;
 
 	if (it->ok && !x->raw && x->db != NULL) {
-		/* print what the cache now holds (its status_changed_at) */
+		/* print what the cache now holds (its status_changed_at);
+		 * nothing when the store failed */
 		if ((r = risk_record_put(x->db, &it->rec, NULL, err)) !=
 		    RISK_OK || (r = risk_record_get(x->db, it->id, &it->rec,
 		    err)) != RISK_OK) {
 			cmd_err("%s", err);
 			cmd_worse(&x->status, risk_exit_status(r));
+			return;
 		}
 	} else if (it->rec.changed_at == 0) {
 		it->rec.changed_at = it->rec.fetched_at / 1000;

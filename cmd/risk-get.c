@@ -399,8 +399,11 @@ main(int argc, char *argv[])
 	g.out.fp = stdout;
 	cmd_env(&dbo);
 	dbo.readonly = !g.enqueue || listall;
+	/* A reader never creates a database, and a missing one is an error
+	 * (a typo in RISK_DB must not read as "not cached"); an empty file,
+	 * one that another process is making, is all misses. */
 	r = risk_db_open(&g.db, &dbo, err);
-	if (r == RISK_ENOTFOUND)	/* nothing cached yet: all misses */
+	if (r == RISK_ENOTFOUND)
 		g.db = NULL;
 	else if (r != RISK_OK)
 		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?

@@ -208,7 +208,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_DFL);
 
 	cmd_env(&dbo);
-	dbo.readonly = p.dry_run;	/* a dry run makes no database either */
+	dbo.readonly = p.dry_run;
+	dbo.nocreate = true;	/* a typo in RISK_DB must not pass as done */
 	db = cmd_open(&dbo);
 	cmd_progress_init(&pu.prog, p.dry_run ? "to remove" : "removed");
 	now = risk_now_ms();

@@ -476,8 +476,9 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
 	if ((r = exec(db, sql, err, what)) != RISK_OK)
 		goto fail;
-	if ((r = risk_db_begin(db, err)) != RISK_OK)
+	if ((r = exec(db, "BEGIN IMMEDIATE", err, what)) != RISK_OK)
 		goto fail;
+	db->txn = true;
 	/* Again inside the write lock: another process may have won. */
 	if ((r = read_header(db, schema, &app, &ver, &nobj, what, err)) !=
 	    RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
@@ -762,9 +763,10 @@ open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
 	if (errno != ENOENT)
 		return risk_seterr(err, RISK_EDB, "%s: %s", path,
 		    strerror(errno));
+	/* A program that only reads or removes never creates a database:
+	 * a mistyped path must not pass as an empty cache. */
 	if (db->readonly || db->nocreate)
-		return risk_seterr(err, RISK_ENOTFOUND,
-		    "%s: no database yet", path);
+		return risk_seterr(err, RISK_EDB, "%s: no database yet", path);
 	if (mkparent(path, err) != RISK_OK)
 		return RISK_EDB;
 	/* O_EXCL: never through a symbolic link; EEXIST: another process
@@ -945,12 +947,34 @@ risk_db_close(struct risk_db *db)
 	free(db);
 }
 
+/*
+ * BEGIN IMMEDIATE.  With the queue in its own file, the write locks are
+ * taken one file at a time, main first as SQLite itself would, so that
+ * a lock timeout names the file that was locked.  A DELETE that matches
+ * nothing takes a file's write lock and writes nothing.  As in SQLite's
+ * own BEGIN IMMEDIATE, a file opened read-only is skipped (the web user
+ * writes only the queue).
+ */
 int
 risk_db_begin(struct risk_db *db, char *err)
 {
-	int r = exec(db, "BEGIN IMMEDIATE", err, db->path);
+	int r;
 
-	db->txn = r == RISK_OK;
+	if (!db->split) {
+		r = exec(db, "BEGIN IMMEDIATE", err, db->path);
+		db->txn = r == RISK_OK;
+		return r;
+	}
+	if ((r = exec(db, "BEGIN DEFERRED", err, db->path)) != RISK_OK)
+		return r;
+	db->txn = true;
+	if ((sqlite3_db_readonly(db->h, "main") != 1 &&
+	    (r = exec(db, "DELETE FROM main.record WHERE 0", err,
+	    db->path)) != RISK_OK) ||
+	    (sqlite3_db_readonly(db->h, "q") != 1 &&
+	    (r = exec(db, "DELETE FROM q.queue WHERE 0", err, db->qpath)) !=
+	    RISK_OK))
+		risk_db_rollback(db);
 	return r;
 }
 

@@ -102,7 +102,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 		risk__column_text(st, 0, prev, sizeof prev);
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, rec->id);
+		return risk__dberr(db, rc, err, db->path);
 	if (!first && prev_found == rec->found &&
 	    (!rec->found || strcmp(prev, rec->status) == 0))
 		return RISK_OK;		/* no change */
@@ -122,7 +122,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, rec->id);
+		return risk__dberr(db, rc, err, db->path);
 
 	if ((st = risk__stmt(db, S_HIST_TOTAL, sql_total, err)) == NULL)
 		return RISK_EDB;

@@ -92,8 +92,13 @@ sqlite3_stmt *risk__stmt(struct risk_db *db, enum risk_stmt s,
 /* The same for SQL naming the queue's schema as %1$s (main or q). */
 sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
     const char *fmt, char *err);
-/* Turn a SQLite result code into a status and a reason in err. */
+/* Turn a SQLite result code into a status and a reason in err.  what
+ * names the file the statement works on (db->path, or risk__qfile() for
+ * the queue), never a company: a locked, read-only or broken database is
+ * a fact about a file. */
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
+/* The file that holds the queue: the queue file, or the main one. */
+#define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)
 
 /*
  * history.c: after record.c stored rec (inside its transaction), append

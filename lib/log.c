@@ -57,7 +57,7 @@ risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
 		sqlite3_bind_text(st, 6, e->reason, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, e->id);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, db->path);
 }
 
 int

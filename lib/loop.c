@@ -3,7 +3,8 @@
  *
  * IDs come from argv, or from a file descriptor one per line when argv is
  * empty or just "-".  Each is trimmed of surrounding white space; blank
- * lines are skipped; a line longer than any valid ID is reported
+ * lines are skipped, but an empty (or blank) argument is an invalid ID:
+ * `risk-get "$id"` with an unset $id must not succeed; a line longer than any valid ID is reported
  * (shortened) and skipped, never split.  Memory is one fixed buffer: input
  * of any length streams through.  Reading is done here rather than with
  * stdio so that the loop knows when the next read would block and can let
@@ -21,7 +22,7 @@
 #define INBUF 65536
 
 static int
-one(const struct risk_loop *l, char *s, size_t len)
+one(const struct risk_loop *l, char *s, size_t len, bool isarg)
 {
 	while (len > 0 && isspace((unsigned char)*s)) {
 		s++;
@@ -29,8 +30,12 @@ one(const struct risk_loop *l, char *s, size_t len)
 	}
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		len--;
-	if (len == 0)
+	if (len == 0) {
+		if (isarg)
+			l->bad("''", "invalid company id (empty argument)",
+			    l->arg);
 		return 0;
+	}
 	s[len] = '\0';
 	if (!risk_id_valid(s, len)) {
 		if (strlen(s) != len)
@@ -71,7 +76,7 @@ risk_loop(int argc, char **argv, const struct risk_loop *l, char *err)
 
 	if (argc > 0 && !(argc == 1 && strcmp(argv[0], "-") == 0)) {
 		for (; argc > 0; argc--, argv++)
-			if ((r = one(l, *argv, strlen(*argv))) != 0)
+			if ((r = one(l, *argv, strlen(*argv), true)) != 0)
 				return r;
 		return 0;
 	}
@@ -95,7 +100,7 @@ risk_loop(int argc, char **argv, const struct risk_loop *l, char *err)
 				memcpy(line + 64, "...", 4);
 				l->bad(line, "invalid company id (line too "
 				    "long)", l->arg);
-			} else if ((r = one(l, line, len)) != 0) {
+			} else if ((r = one(l, line, len, false)) != 0) {
 				return r;
 			}
 			len = 0;
@@ -106,7 +111,7 @@ risk_loop(int argc, char **argv, const struct risk_loop *l, char *err)
 		memcpy(line + 64, "...", 4);
 		l->bad(line, "invalid company id (line too long)", l->arg);
 	} else if (len > 0) {
-		return one(l, line, len);
+		return one(l, line, len, false);
 	}
 	return 0;
 }

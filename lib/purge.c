@@ -67,7 +67,7 @@ del(struct risk_db *db, enum risk_stmt s, const char *sql, const char *id,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, id);
+		return risk__dberr(db, rc, err, db->path);
 	*gone = sqlite3_changes(db->h) > 0;
 	return RISK_OK;
 }

@@ -96,22 +96,23 @@ rnd64(void)
 	return z ^ (z >> 31);
 }
 
-/* Step a write statement to completion; RISK_OK or the error. */
+/* Step a write statement on file to completion; RISK_OK or the error. */
 static int
-done(struct risk_db *db, sqlite3_stmt *st, char *err, const char *what)
+done(struct risk_db *db, sqlite3_stmt *st, char *err, const char *file)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, what);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, file);
 }
 
-/* The same for a keyed UPDATE or DELETE that must change exactly one row;
- * RISK_ENOTFOUND (reason in err) when it changed none. */
+/* The same for a keyed UPDATE or DELETE of what that must change exactly
+ * one row; RISK_ENOTFOUND (reason in err) when it changed none. */
 static int
-done1(struct risk_db *db, sqlite3_stmt *st, char *err, const char *what)
+done1(struct risk_db *db, sqlite3_stmt *st, char *err, const char *file,
+    const char *what)
 {
-	int r = done(db, st, err, what);
+	int r = done(db, st, err, file);
 
 	if (r != RISK_OK)
 		return r;
@@ -150,7 +151,7 @@ risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, id);
+		return risk__dberr(db, rc, err, risk__qfile(db));
 	if (had) {
 		*queued = true;
 		if (leased || attempts > 0 || due <= due_ms)
@@ -165,14 +166,14 @@ risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
 		if (rc == SQLITE_ROW)
 			return RISK_OK;		/* dead: only a redrive */
 		if (rc != SQLITE_DONE)
-			return risk__dberr(db, rc, err, id);
+			return risk__dberr(db, rc, err, db->path);
 	}
 	if ((st = risk__qstmt(db, S_ENQUEUE, sql_enqueue, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, due_ms);
 	sqlite3_bind_int64(st, 3, risk_now_ms());
-	if ((rc = done(db, st, err, id)) != RISK_OK)
+	if ((rc = done(db, st, err, risk__qfile(db))) != RISK_OK)
 		return rc;
 	*isnew = !had;
 	*queued = true;
@@ -287,8 +288,8 @@ risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 		 * that took the process down.  It may not loop forever. */
 		e->attempts = clamp(attempts, 0, INT_MAX);
 		n = snprintf(e->last_error, sizeof e->last_error,
-		    "no answer in %lld attempts (the worker stopped each "
-		    "time)", (long long)attempts);
+		    "no answer in %lld attempt%s (the worker stopped each "
+		    "time)", (long long)attempts, attempts == 1 ? "" : "s");
 		if (le[0] != '\0' && n > 0 && (size_t)n < sizeof e->last_error)
 			snprintf(e->last_error + n, sizeof e->last_error -
 			    (size_t)n, "; last error: %.*s",
@@ -329,7 +330,7 @@ dead_put(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	sqlite3_bind_int(st, 4, e->redrives);
 	sqlite3_bind_int64(st, 5, e->enqueued_at);
 	sqlite3_bind_int64(st, 6, now_ms);
-	return done(db, st, err, e->id);
+	return done(db, st, err, db->path);
 }
 
 static int
@@ -345,7 +346,7 @@ is_dead(struct risk_db *db, const char *id, bool *dead, char *err)
 	sqlite3_reset(st);
 	*dead = rc == SQLITE_ROW;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
-	    risk__dberr(db, rc, err, id);
+	    risk__dberr(db, rc, err, db->path);
 }
 
 /* Settle a row the claim will not lease; key is its exact id value. */
@@ -362,7 +363,7 @@ bury(struct risk_db *db, sqlite3_value *key, const struct risk_entry *e,
 	if ((st = risk__qstmt(db, S_QUEUE_DEL, sql_queue_del, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_value(st, 1, key);
-	return done1(db, st, err, e->id);
+	return done1(db, st, err, risk__qfile(db), e->id);
 }
 
 int
@@ -384,7 +385,7 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 		return RISK_EDB;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, now_ms + RISK_LEASE_MAX_MS);
-	if ((r = done(db, st, err, db->split ? db->qpath : db->path)) !=
+	if ((r = done(db, st, err, risk__qfile(db))) !=
 	    RISK_OK)
 		return r;
 	if (cap > 0) {
@@ -445,7 +446,7 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 		sqlite3_bind_value(st, 1, key[i]);
 		sqlite3_bind_int64(st, 2, e->token);
 		sqlite3_bind_int64(st, 3, e->due);
-		r = done1(db, st, err, e->id);
+		r = done1(db, st, err, risk__qfile(db), e->id);
 	}
 	if (r == RISK_ENOTFOUND)	/* the write lock is ours: cannot be */
 		r = RISK_EDB;
@@ -472,7 +473,7 @@ by_token(struct risk_db *db, enum risk_stmt s, const char *sql,
 		sqlite3_bind_int64(st, 3, due);
 	if (reason != NULL)
 		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
-	if ((r = done1(db, st, err, e->id)) == RISK_ENOTFOUND)
+	if ((r = done1(db, st, err, risk__qfile(db), e->id)) == RISK_ENOTFOUND)
 		return risk_seterr(err, RISK_ELOST,
 		    "%s: lease lost (another worker holds it)", e->id);
 	return r;
@@ -486,7 +487,7 @@ dead_del(struct risk_db *db, const char *id, char *err)
 	if ((st = risk__stmt(db, S_DEAD_DEL, sql_dead_del, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	return done(db, st, err, id);
+	return done(db, st, err, db->path);
 }
 
 int
@@ -548,7 +549,7 @@ risk_fail(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	r = rc == SQLITE_ROW && sqlite3_column_int64(st, 1) == e->token;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, e->id);
+		return risk__dberr(db, rc, err, risk__qfile(db));
 	if (!r)
 		return risk_seterr(err, RISK_ELOST,
 		    "%s: lease lost (another worker holds it)", e->id);
@@ -610,7 +611,7 @@ risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
 	if (rc == SQLITE_DONE)
 		return risk_seterr(err, RISK_ENOTFOUND, "%s: not a dead letter",
 		    id);
-	return rc == SQLITE_ROW ? RISK_OK : risk__dberr(db, rc, err, id);
+	return rc == SQLITE_ROW ? RISK_OK : risk__dberr(db, rc, err, db->path);
 }
 
 /* One try at a redrive; RISK_ELOST when a drainer dropped the entry
@@ -644,7 +645,7 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 	sqlite3_bind_int64(st, 3, d.enqueued_at);
 	sqlite3_bind_int(st, 4, d.redrives + 1);
 	sqlite3_bind_text(st, 5, d.reason, -1, SQLITE_STATIC);
-	if ((r = done1(db, st, err, id)) != RISK_OK)
+	if ((r = done1(db, st, err, risk__qfile(db), id)) != RISK_OK)
 		goto fail;
 	/* Separate files commit main first: queue the company for good
 	 * before the dead letter goes.  Until it goes, a claim drops the
@@ -664,7 +665,7 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 		there = rc == SQLITE_ROW;
 		sqlite3_reset(st);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			r = risk__dberr(db, rc, err, id);
+			r = risk__dberr(db, rc, err, risk__qfile(db));
 			goto fail;
 		}
 		if (!there) {
@@ -679,7 +680,7 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 		goto fail;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((r = done1(db, st, err, id)) != RISK_OK)
+	if ((r = done1(db, st, err, db->path, id)) != RISK_OK)
 		goto fail;
 	return own ? risk_db_commit(db, err) : RISK_OK;
 fail:

@@ -60,7 +60,7 @@ risk_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return risk__dberr(db, rc, err, id);
+		return risk__dberr(db, rc, err, db->path);
 	}
 	snprintf(rec->id, sizeof rec->id, "%s", id);
 	fill(st, 0, rec);
@@ -87,7 +87,7 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, rec->id);
+		return risk__dberr(db, rc, err, db->path);
 	*stored = sqlite3_changes(db->h) > 0;
 	/* an older fetch that changed nothing changes no history either */
 	return *stored ? risk__history_note(db, rec, err) : RISK_OK;

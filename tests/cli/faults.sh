@@ -140,22 +140,26 @@ if [ "$(id -u)" -eq 0 ]; then
 	export RISK_DB=$ro/risk.db
 	run as_nobody risk-enqueue Z1
 	expect_rc 2
-	expect_err_re "^risk-enqueue: (Z1|$ro/risk.db): database is read-only$"
+	expect_err_re "^risk-enqueue: $ro/risk.db: database is read-only$"
 	run as_nobody risk-get Z1
 	expect_rc 2
-	expect_err_re '^risk-get: Z1: database is read-only \(use --no-enqueue to only read\)$'
+	expect_err_re "^risk-get: $ro/risk.db: database is read-only \\(use --no-enqueue to only read\\)$"
 	run as_nobody risk-get --no-enqueue C1 Z1
 	expect_rc 1
 	expect_out_re '^\{"id":"C1","status":'
 	expect_err_empty
 	run as_nobody risk-drain --source "$SOURCE"
 	expect_rc 2
-	expect_err_re 'database is read-only'
-	if [ -x "$BIN/risk-purge" ]; then
-		run as_nobody risk-purge --older-than 1s
-		expect_rc 2
-		expect_err_re 'database is read-only'
-	fi
+	expect_err_re "^risk-drain: $ro/risk.db: database is read-only"
+	# errors name the file, never a company (it was "R1: ...")
+	run as_nobody risk-purge --older-than 1s
+	expect_rc 2
+	expect_err_re "^risk-purge: $ro/risk.db: database is read-only$"
+	# risk-fetch --store prints what the cache now holds: nothing
+	run as_nobody risk-fetch --store --source "$SOURCE" C1 C2
+	expect_rc 2
+	expect_out_empty
+	expect_err_re "^risk-fetch: $ro/risk.db: database is read-only$"
 	dump "$ro/risk.db" >"$T/after"
 	expect "read-only: nothing changed" cmp -s "$T/before" "$T/after"
 	export RISK_DB=$T/risk.db
@@ -199,22 +203,26 @@ for f in other app text; do
 	expect "$f: no -wal or -shm left beside it" [ ! -e "$T/$f.db-wal" -a ! -e "$T/$f.db-shm" ]
 done
 
-# --- the folder missing: readers say so and create nothing
+# --- the folder missing: programs that only read or remove say so
+# (exit 2, naming the file) and create nothing
 gone=$T/gone/deeper/risk.db
-run env RISK_DB="$gone" risk-get --no-enqueue C1
-expect_rc 1
-expect_out '{"id":"C1","error":"not_cached","queued":false}'
-expect_err_empty
-run env RISK_DB="$gone" risk-get --no-enqueue <<<"C1"
-run env RISK_DB="$gone" risk-get --all
-expect_rc 0
-expect_out_empty
-if [ -x "$BIN/risk-stat" ]; then
-	run env RISK_DB="$gone" risk-stat
+for cmd in "risk-get --no-enqueue C1" "risk-get --all" "risk-stat" \
+    "risk-stat --dead" "risk-purge" "risk-purge --dead" \
+    "risk-purge --dry-run" "risk-purge --vacuum"; do
+	run env RISK_DB="$gone" $cmd
 	expect_rc 2
-	expect_err_re "^risk-stat: $gone: no database yet$"
-fi
+	expect_out_empty
+	expect_err_re "^risk-[a-z]+: $gone: no database yet$"
+done
+run env RISK_DB="$gone" risk-purge --db "$gone" --queue "$T/q.db"
+expect_rc 2
 expect "no folder made by a reader" [ ! -e "$T/gone" ]
+# the main file there, the queue file not: the same for the queue file
+cp "$RISK_DB" "$T/main-only.db"
+run risk-purge --db "$T/main-only.db" --queue "$T/gone/q.db"
+expect_rc 2
+expect_err_re "^risk-purge: $T/gone/q.db: no database yet$"
+expect "no queue folder made by risk-purge" [ ! -e "$T/gone" ]
 # a writer makes it, as documented
 run env RISK_DB="$gone" risk-enqueue C1
 expect_rc 0

@@ -183,7 +183,7 @@ sleep 2
 # a dry run never makes a database, nor its folder
 run risk-purge --dry-run --db "$T/none/risk.db"
 expect_rc 2
-expect_err_re 'no database yet'
+expect_err_re 'none/risk.db: no database yet$'
 expect "no folder made" [ ! -e "$T/none" ]
 
 finish

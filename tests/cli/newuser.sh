@@ -1,0 +1,102 @@
+#!/bin/bash
+# What a new user hit (issue 9 section 2): an empty argument is an
+# invalid ID, a lock timeout names the file that was locked, programs
+# that only read or remove never create a database, and messages count
+# in the singular too.
+. "$(dirname "$0")/../lib.sh"
+
+risk-enqueue </dev/null		# the database, empty
+
+# ---- an empty argument is an invalid ID (exit 2), a blank line is not
+for cmd in "risk-get" "risk-get --no-enqueue" "risk-enqueue" \
+    "risk-fetch --source http://127.0.0.1:9/{id}"; do
+	run $cmd ''
+	expect_rc 2
+	expect_out_empty
+	expect_err_re "^risk-[a-z]+: '': invalid company id \(empty argument\)$"
+	run $cmd '  '
+	expect_rc 2
+done
+run risk-get --no-enqueue C1 ''
+expect_rc 2
+expect_out '{"id":"C1","error":"not_cached","queued":false}'
+expect_err_re "^risk-get: '': invalid company id"
+printf '\n  \nC1\n\n' >"$T/blank"
+run -i "$T/blank" risk-get --no-enqueue
+expect_rc 1
+expect_out '{"id":"C1","error":"not_cached","queued":false}'
+expect_err_empty
+run -i "$T/blank" risk-enqueue
+expect_rc 0
+expect_err_empty
+expect "the queue holds C1 alone" [ "$(sqlite3 -readonly "$RISK_DB" 'select group_concat(id) from queue')" = C1 ]
+
+# ---- a missing database: readers and removers exit 2, create nothing
+for cmd in "risk-get --no-enqueue C1" "risk-get --all" "risk-stat" \
+    "risk-purge" "risk-purge --dead --dry-run"; do
+	run env RISK_DB="$T/typo/risk.db" $cmd
+	expect_rc 2
+	expect_err_re "^risk-[a-z]+: $T/typo/risk.db: no database yet$"
+done
+expect "nothing made" [ ! -e "$T/typo" ]
+
+# ---- a lock timeout names the file that is locked
+Q=$T/q/queue.db
+mkdir "$T/q"
+risk-enqueue --queue "$Q" </dev/null
+# hold(FILE): keep FILE's write lock until `release`
+hold() {
+	mkfifo "$T/hold.in"
+	sqlite3 "$1" <"$T/hold.in" >/dev/null 2>&1 &
+	HOLD_PID=$!
+	exec 8>"$T/hold.in"
+	echo 'BEGIN IMMEDIATE; INSERT INTO queue VALUES('"'HELD'"',0,NULL,0,0,0,NULL);' >&8
+	for _ in $(seq 200); do
+		sqlite3 -readonly "$1" 'select 1' >/dev/null 2>&1 &&
+		    ! sqlite3 "$1" '.timeout 0' 'BEGIN IMMEDIATE; ROLLBACK' \
+		    >/dev/null 2>&1 && return
+		sleep 0.05
+	done
+}
+release() {
+	echo 'ROLLBACK;' >&8
+	exec 8>&-
+	wait "$HOLD_PID"
+	rm -f "$T/hold.in"
+}
+hold "$Q"
+run env RISK_LOCK_TIMEOUT=300ms risk-enqueue --queue "$Q" L1
+expect_rc 75
+expect_err_re "^risk-enqueue: $Q: database is locked \(waited 300 ms\)$"
+run env RISK_LOCK_TIMEOUT=300ms risk-get --queue "$Q" L2
+expect_err_re "^risk-get: $Q: database is locked"
+# under CGI, as in the README's web layout
+run env RISK_LOCK_TIMEOUT=300ms RISK_QUEUE="$Q" REQUEST_METHOD=GET \
+    PATH_INFO=/L3 GATEWAY_INTERFACE=CGI/1.1 risk-get
+expect_err_re "^risk-get: $Q: database is locked"
+release
+# and the main file, when that is the one locked
+sqlite3 "$RISK_DB" 'PRAGMA journal_mode' >/dev/null
+mkfifo "$T/hold.in"
+sqlite3 "$RISK_DB" <"$T/hold.in" >/dev/null 2>&1 &
+HOLD_PID=$!
+exec 8>"$T/hold.in"
+echo "BEGIN IMMEDIATE; DELETE FROM record WHERE 0;" >&8
+for _ in $(seq 200); do
+	! sqlite3 "$RISK_DB" '.timeout 0' 'BEGIN IMMEDIATE; ROLLBACK' \
+	    >/dev/null 2>&1 && break
+	sleep 0.05
+done
+run env RISK_LOCK_TIMEOUT=300ms risk-enqueue --queue "$Q" L4
+expect_rc 75
+expect_err_re "^risk-enqueue: $RISK_DB: database is locked \(waited 300 ms\)$"
+release
+
+# ---- "after 1 attempt", not "attempts"
+standin --latency 0
+risk-enqueue fail500-one
+run risk-drain -v --max-attempts 1
+expect_rc 0
+expect_err_re '^risk-drain: fail500-one: dead-lettered after 1 attempt: HTTP 500$'
+
+finish
