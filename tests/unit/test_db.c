@@ -397,7 +397,7 @@ test_readonly_missing_and_stage(void **state)
 	(void)state;
 	o.path = "nothere/risk.db";
 	assert_int_equal(risk_db_open(&db, &o, err), RISK_EDB);
-	assert_string_equal(err, "nothere/risk.db: no such database");
+	assert_string_equal(err, "nothere/risk.db: no database yet");
 	assert_int_equal(access("nothere", F_OK), -1);	/* nothing made */
 	o.readonly = false;
 	o.nocreate = true;	/* may write, never create */
