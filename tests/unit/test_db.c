@@ -495,6 +495,95 @@ test_replaced_and_settle(void **state)
 	risk_db_close(db);
 }
 
+/* Run sql on path through a connection of its own (the attacker's). */
+static void
+plant(const char *path, const char *sql)
+{
+	sqlite3 *h;
+
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 2000);
+	if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("plant: %s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+}
+
+/*
+ * The settings every connection gets.  trusted_schema=off: a trigger in
+ * the file may not call a function that is not marked innocuous (the
+ * JSON functions are not), so the ack's DELETE fails instead of putting
+ * the company back.  defensive=on: the connection cannot be made to
+ * rewrite sqlite_schema.
+ */
+static void
+test_sqlite_settings(void **state)
+{
+	struct risk_db *db = fresh(NULL);
+	struct risk_entry e[2];
+	char path[64], err[RISK_ERRLEN];
+	bool isnew, queued;
+	int n;
+
+	(void)state;
+	snprintf(path, sizeof path, "t%d/risk.db", seq);
+	assert_int_equal(risk_enqueue(db, "X", 0, &isnew, &queued, err),
+	    RISK_OK);
+	plant(path, "CREATE TRIGGER again AFTER DELETE ON queue BEGIN"
+	    " INSERT INTO queue (id, due, enqueued_at) VALUES"
+	    " (json_extract('{\"i\":\"X\"}', '$.i'), 0, 0); END");
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	assert_int_equal(risk_claim(db, 1000, 30000, 2, 0, 5, e, &n, err),
+	    RISK_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(risk_ack(db, &e[0], err), RISK_EDB);
+	assert_non_null(strstr(err, "unsafe use of json_extract"));
+	risk_db_rollback(db);
+
+	assert_int_not_equal(risk_db_exec(db, "PRAGMA writable_schema=ON;"
+	    " UPDATE sqlite_schema SET sql = replace(sql, 'STRICT, ', '')"
+	    " WHERE name = 'record'", err), RISK_OK);
+	risk_db_close(db);
+}
+
+/*
+ * A queue file of its own is checked at open, and a trigger planted in it
+ * after the open never runs: the claim is refused instead.
+ */
+static void
+test_queue_file_planted(void **state)
+{
+	struct risk_db *db = fresh("queue.db");
+	struct risk_db_opts o = { .busy_ms = 200 };
+	struct risk_entry e[2];
+	char path[64], qpath[64], err[RISK_ERRLEN];
+	bool isnew, queued;
+	int n;
+
+	(void)state;
+	snprintf(path, sizeof path, "t%d/risk.db", seq);
+	snprintf(qpath, sizeof qpath, "t%d/queue.db", seq);
+	assert_int_equal(risk_enqueue(db, "X", 0, &isnew, &queued, err),
+	    RISK_OK);
+	plant(qpath, "CREATE TRIGGER again AFTER UPDATE ON queue BEGIN"
+	    " INSERT INTO queue (id, due, enqueued_at) VALUES"
+	    " ('Y' || new.id, 0, 0); END");
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	assert_int_equal(risk_claim(db, 1000, 30000, 2, 0, 5, e, &n, err),
+	    RISK_EDB);
+	assert_non_null(strstr(err, "refused: the queue file holds a trigger"));
+	risk_db_rollback(db);
+	risk_db_close(db);
+
+	o.path = path;
+	o.queue = qpath;
+	assert_int_equal(risk_db_open(&db, &o, err), RISK_EDB);
+	assert_non_null(strstr(err, "refused: the queue file's trigger "
+	    "\"again\" was not made by risk"));
+	plant(qpath, "DROP TRIGGER again");
+	assert_int_equal(risk_db_open(&db, &o, err), RISK_OK);
+	risk_db_close(db);
+}
+
 int
 main(void)
 {
@@ -512,6 +601,8 @@ main(void)
 		cmocka_unit_test(test_readonly_missing_and_stage),
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_replaced_and_settle),
+		cmocka_unit_test(test_sqlite_settings),
+		cmocka_unit_test(test_queue_file_planted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
