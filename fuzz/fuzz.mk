@@ -1,6 +1,6 @@
 # fuzz/fuzz.mk — fuzz targets; included by the Makefile.
 #
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="id time cgi map"]
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="id time cgi map queue"]
 #
 # Each target is built with clang's libFuzzer and ASan+UBSan and runs
 # for FUZZ_SECONDS from its seed corpus fuzz/corpus/TARGET/ (inputs it
@@ -9,12 +9,12 @@
 # TARGET/ and `make check` replays it from then on, through
 # fuzz/build/replay-TARGET, built with the ordinary compiler.
 
-FUZZ_TARGETS ?= id time cgi map
+FUZZ_TARGETS ?= id time cgi map queue
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  ?= -g -O1 -fno-omit-frame-pointer
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_OBJ := $(patsubst lib/%.c,fuzz/build/lib/%.o,$(filter-out lib/fetch.c,$(LIB_SRC)))
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,fuzz/build/lib/%.o,$(filter-out lib/fetch.c lib/tls.c,$(LIB_SRC)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=fuzz/build/fuzz_%)
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=fuzz/build/replay-%)
 

@@ -8,7 +8,7 @@
 # libjq's own parser leaks, and one false positive (fuzz/lsan.supp)
 export LSAN_OPTIONS=suppressions=$ROOT/fuzz/lsan.supp:print_suppressions=0
 export ASAN_OPTIONS=fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
-for t in id time cgi map; do
+for t in id time cgi map queue; do
 	bin=$ROOT/fuzz/build/replay-$t
 	if [ ! -x "$bin" ]; then
 		LAST="replay-$t"
