@@ -64,7 +64,10 @@ all: $(PROGS) bin/risk.bash
 bin/risk.bash: $(PROGS) scripts/risk-completion
 	scripts/risk-completion $(PROGS) >$@.tmp && mv $@.tmp $@
 
+# Made afresh: ar keeps members whose source is gone (a function moved
+# to another file would then be defined twice).
 lib/librisk.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # Each object depends on the headers it includes, as the compiler found
