@@ -9,10 +9,9 @@
 # says the toolkit failed (no database, no queue file, a queue write that
 # failed), never a miss.
 . "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/http.sh"
 
 status() { tr -d '\r' <"$T/out" | sed -n '1{s/^Status: \([0-9]*\).*/\1/p;s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p}'; }
-hdr() { tr -d '\r' <"$T/out" | sed -n "1,/^\$/s/^$1: //p" | head -n 1; }
-body() { tr -d '\r' <"$T/out" | sed '1,/^$/d'; }
 expect_answer() {	# STATUS RETRY-AFTER(or -) BODY
 	local got="$(status) $(hdr Retry-After) $(body)"
 	local want="$1 ${2#-} $3"
@@ -110,11 +109,8 @@ EOF
 	LPID=$!
 	CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
 	URL=http://127.0.0.1:$PORT/risk-get
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "$URL/" && break
-		sleep 0.05
-	done
-	run curl -s -i --max-time 10 "$URL/C1"
+	await_url "$URL/"
+	http "$URL/C1"
 	expect_answer 503 5 '{"id":"C1","error":"unavailable"}'
 	expect "behind lighttpd, the CGI made no database" \
 	    [ -z "$(ls -A "$WEB/db")" ]
