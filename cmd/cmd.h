@@ -79,6 +79,9 @@ long cmd_number(const char *opt, const char *s, long min, long max,
     void (*usage)(FILE *));
 /* Raise *status to st; "try again" (75) outranks the others. */
 void cmd_worse(int *status, int st);
+/* The exit status of a library error that ends the run: 75 when trying
+ * again may help (a lock, a busy service), else 2. */
+int cmd_fatal_status(int r);
 /* risk_loop's bad(): name the ID, raise the status.  arg must point to a
  * struct whose first member is its int exit status. */
 void cmd_bad_id(const char *id, const char *reason, void *arg);

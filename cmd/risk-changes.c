@@ -179,8 +179,7 @@ drain_feed(struct changes *x, struct risk_db *db, int64_t *seq)
 	}
 	if (r != RISK_OK) {
 		cmd_err("%s", x->err);
-		return risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR;
+		return cmd_fatal_status(r);
 	}
 	return 0;
 }
@@ -274,8 +273,7 @@ main(int argc, char *argv[])
 	if (r == RISK_ENOTFOUND && !follow) {
 		db = NULL;	/* no database yet: no changes */
 	} else if (r != RISK_OK) {
-		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
+		cmd_die(cmd_fatal_status(r), "%s", err);
 	}
 
 	if (cursor != NULL)

@@ -406,8 +406,7 @@ main(int argc, char *argv[])
 	if (r == RISK_ENOTFOUND)
 		g.db = NULL;
 	else if (r != RISK_OK)
-		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
+		cmd_die(cmd_fatal_status(r), "%s", err);
 	g.now = risk_now_ms();
 
 	if (listall) {

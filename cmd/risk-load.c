@@ -67,8 +67,7 @@ static int
 fatal(struct load *l, int r, const char *err)
 {
 	cmd_err("%s", err);
-	cmd_worse(&l->status, risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-	    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR);
+	cmd_worse(&l->status, cmd_fatal_status(r));
 	risk_db_rollback(l->db);
 	return -1;
 }

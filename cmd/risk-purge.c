@@ -137,8 +137,7 @@ failed(int r, const char *err)
 	if (r > 0)		/* a callback stopped it and said why */
 		return r;
 	cmd_err("%s", err);
-	return risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-	    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR;
+	return cmd_fatal_status(r);
 }
 
 int

@@ -407,8 +407,7 @@ main(int argc, char *argv[])
 		st = RISK_EXIT_ERROR;
 	} else if (r != RISK_OK) {
 		cmd_err("%s", err);
-		st = risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR;
+		st = cmd_fatal_status(r);
 	}
 	risk_db_close(db);
 	if (output != NULL) {

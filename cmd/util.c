@@ -238,6 +238,13 @@ cmd_number(const char *opt, const char *s, long min, long max,
 	return n;
 }
 
+int
+cmd_fatal_status(int r)
+{
+	return risk_exit_status(r) == RISK_EXIT_TEMPFAIL ? RISK_EXIT_TEMPFAIL :
+	    RISK_EXIT_ERROR;
+}
+
 void
 cmd_worse(int *status, int st)
 {
@@ -299,8 +306,7 @@ cmd_open(struct risk_db_opts *o)
 	int r;
 
 	if ((r = risk_db_open(&db, o, err)) != RISK_OK)
-		cmd_die(risk_exit_status(r) == RISK_EXIT_TEMPFAIL ?
-		    RISK_EXIT_TEMPFAIL : RISK_EXIT_ERROR, "%s", err);
+		cmd_die(cmd_fatal_status(r), "%s", err);
 	return db;
 }
 

@@ -88,75 +88,162 @@ end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
 	return risk_db_commit(db, err);
 }
 
-int
-risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
-    char *err)
+/* Where a walk stands: records go by id, dead letters by (died_at, id). */
+struct cursor {
+	char id[RISK_ID_MAX + 1];
+	int64_t died;
+};
+
+/* What the walker needs to know of one kind of row. */
+struct kind {
+	size_t size;		/* of a row */
+	/* The next rows older than the cutoff after c, at most max, into
+	 * rows; *more when the table may hold more after them. */
+	int (*scan)(struct risk_db *db, const struct risk_purge *p,
+	    struct cursor *c, void *rows, int max, int *k, bool *more,
+	    char *err);
+	const char *(*id)(const void *row);
+	enum risk_stmt sdel;
+	const char *del_sql;
+	/* The caller's callback for a removed row; 0 goes on. */
+	int (*show)(const struct risk_purge *p, const void *row);
+};
+
+static int
+scan_records(struct risk_db *db, const struct risk_purge *p,
+    struct cursor *c, void *v, int max, int *k, bool *more, char *err)
 {
-	struct risk_record *rows;
-	char last[RISK_ID_MAX + 1] = "";
+	struct risk_record *rows = v;
 	sqlite3_stmt *st;
-	int max = batch_size(p), k, i, rc = SQLITE_DONE, r = RISK_OK, scanned,
-	    stop;
+	int rc = SQLITE_DONE, scanned = 0;
+
+	if ((st = risk__stmt(db, S_PURGE_REC_SCAN, sql_rec_scan, err)) ==
+	    NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (int64_t)max * SCAN_FACTOR);
+	*k = 0;
+	while (*k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		scanned++;
+		risk__column_text(st, 0, c->id, sizeof c->id);
+		if (sqlite3_column_int64(st, 3) >= p->before_ms)
+			continue;
+		snprintf(rows[*k].id, sizeof rows[*k].id, "%s", c->id);
+		rows[*k].found = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		risk__column_text(st, 1, rows[*k].status,
+		    sizeof rows[*k].status);
+		rows[*k].changed_at = sqlite3_column_int64(st, 2);
+		rows[*k].fetched_at = sqlite3_column_int64(st, 3);
+		(*k)++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && *k < max)
+		return risk__dberr(db, rc, err, db->path);
+	/* a full batch, or a full scan of kept rows: more to see */
+	*more = *k == max || scanned >= max * SCAN_FACTOR;
+	return RISK_OK;
+}
+
+static int
+scan_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
+    void *v, int max, int *k, bool *more, char *err)
+{
+	struct risk_dead *rows = v;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, S_PURGE_DEAD_SCAN, sql_dead_scan, err)) ==
+	    NULL)
+		return RISK_EDB;
+	sqlite3_bind_int64(st, 1, p->before_ms);
+	sqlite3_bind_int64(st, 2, c->died);
+	sqlite3_bind_text(st, 3, c->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, max);
+	*k = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		risk__dead_fill(st, &rows[(*k)++]);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, db->path);
+	if (*k > 0) {
+		snprintf(c->id, sizeof c->id, "%s", rows[*k - 1].id);
+		c->died = rows[*k - 1].died_at;
+	}
+	*more = *k == max;
+	return RISK_OK;
+}
+
+static const char *
+record_id(const void *row)
+{
+	return ((const struct risk_record *)row)->id;
+}
+
+static const char *
+dead_id(const void *row)
+{
+	return ((const struct risk_dead *)row)->id;
+}
+
+static int
+show_record(const struct risk_purge *p, const void *row)
+{
+	return p->record != NULL ? p->record(row, p->arg) : 0;
+}
+
+static int
+show_dead(const struct risk_purge *p, const void *row)
+{
+	return p->dead != NULL ? p->dead(row, p->arg) : 0;
+}
+
+static const struct kind records = {
+	sizeof(struct risk_record), scan_records, record_id,
+	S_PURGE_REC_DEL, sql_rec_del, show_record
+};
+static const struct kind dead = {
+	sizeof(struct risk_dead), scan_dead, dead_id,
+	S_PURGE_DEAD_DEL, sql_dead_del, show_dead
+};
+
+/* The batch walker: scan, delete, show, commit, one batch at a time. */
+static int
+walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
+    long *n, char *err)
+{
+	struct cursor c = { .id = "", .died = INT64_MIN };
+	char *rows;
+	const void *row;
+	int max = batch_size(p), k, i, r = RISK_OK, stop;
 	long m;
-	bool gone;
+	bool gone, more;
 
 	*n = 0;
-	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
+	if ((rows = calloc((size_t)max, kd->size)) == NULL)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
-	for (;;) {
+	do {
 		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
 			break;
-		if ((st = risk__stmt(db, S_PURGE_REC_SCAN, sql_rec_scan,
-		    err)) == NULL) {
-			r = RISK_EDB;
+		if ((r = kd->scan(db, p, &c, rows, max, &k, &more, err)) !=
+		    RISK_OK)
 			goto fail;
-		}
-		sqlite3_bind_text(st, 1, last, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, (int64_t)max * SCAN_FACTOR);
-		k = scanned = 0;
-		while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			scanned++;
-			risk__column_text(st, 0, last, sizeof last);
-			if (sqlite3_column_int64(st, 3) >= p->before_ms)
-				continue;
-			snprintf(rows[k].id, sizeof rows[k].id, "%s", last);
-			rows[k].found = sqlite3_column_type(st, 1) !=
-			    SQLITE_NULL;
-			risk__column_text(st, 1, rows[k].status, sizeof rows[k].status);
-			rows[k].changed_at = sqlite3_column_int64(st, 2);
-			rows[k].fetched_at = sqlite3_column_int64(st, 3);
-			k++;
-		}
-		if (k == max)
-			rc = SQLITE_ROW;	/* stopped early: more to see */
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			r = risk__dberr(db, rc, err, db->path);
-			goto fail;
-		}
 		stop = 0;
 		m = 0;
 		for (i = 0; i < k && stop == 0; i++) {
+			row = rows + (size_t)i * kd->size;
 			gone = true;
-			if (!p->dry_run && (r = del(db, S_PURGE_REC_DEL,
-			    sql_rec_del, rows[i].id, p->before_ms, &gone,
-			    err)) != RISK_OK)
+			if (!p->dry_run && (r = del(db, kd->sdel, kd->del_sql,
+			    kd->id(row), p->before_ms, &gone, err)) != RISK_OK)
 				goto fail;
 			if (!gone)
 				continue;
 			m++;
-			if (p->record != NULL)
-				stop = p->record(&rows[i], p->arg);
+			stop = kd->show(p, row);
 		}
 		r = end_batch(db, p, stop, err);
 		if (r == RISK_OK || p->dry_run)
 			*n += m;	/* committed, or shown */
-		if (r != RISK_OK)
-			break;
-		if (rc == SQLITE_DONE && k < max &&
-		    scanned < max * SCAN_FACTOR)
-			break;		/* the end of the table */
-	}
+	} while (r == RISK_OK && more);
 	free(rows);
 	return r;
 fail:
@@ -167,73 +254,17 @@ fail:
 }
 
 int
+risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
+    char *err)
+{
+	return walk(db, p, &records, n, err);
+}
+
+int
 risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
-	struct risk_dead *rows;
-	char last[RISK_ID_MAX + 1] = "";
-	int64_t last_died = INT64_MIN;
-	sqlite3_stmt *st;
-	int max = batch_size(p), k, i, rc, r = RISK_OK, stop;
-	long m;
-	bool gone;
-
-	*n = 0;
-	if ((rows = calloc((size_t)max, sizeof *rows)) == NULL)
-		return risk_seterr(err, RISK_ENOMEM, "out of memory");
-	for (;;) {
-		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
-			break;
-		if ((st = risk__stmt(db, S_PURGE_DEAD_SCAN, sql_dead_scan,
-		    err)) == NULL) {
-			r = RISK_EDB;
-			goto fail;
-		}
-		sqlite3_bind_int64(st, 1, p->before_ms);
-		sqlite3_bind_int64(st, 2, last_died);
-		sqlite3_bind_text(st, 3, last, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 4, max);
-		k = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			risk__dead_fill(st, &rows[k++]);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			r = risk__dberr(db, rc, err, db->path);
-			goto fail;
-		}
-		if (k > 0) {
-			snprintf(last, sizeof last, "%s", rows[k - 1].id);
-			last_died = rows[k - 1].died_at;
-		}
-		stop = 0;
-		m = 0;
-		for (i = 0; i < k && stop == 0; i++) {
-			gone = true;
-			if (!p->dry_run && (r = del(db, S_PURGE_DEAD_DEL,
-			    sql_dead_del, rows[i].id, p->before_ms, &gone,
-			    err)) != RISK_OK)
-				goto fail;
-			if (!gone)
-				continue;
-			m++;
-			if (p->dead != NULL)
-				stop = p->dead(&rows[i], p->arg);
-		}
-		r = end_batch(db, p, stop, err);
-		if (r == RISK_OK || p->dry_run)
-			*n += m;	/* committed, or shown */
-		if (r != RISK_OK)
-			break;
-		if (k < max)
-			break;
-	}
-	free(rows);
-	return r;
-fail:
-	if (!p->dry_run)
-		risk_db_rollback(db);
-	free(rows);
-	return r;
+	return walk(db, p, &dead, n, err);
 }
 
 /* Count, or delete in batches, the rows one pair of statements picks. */

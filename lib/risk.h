@@ -74,6 +74,9 @@ int64_t risk_mono_ms(void);
 void risk_time_format(int64_t sec, char out[32]);
 /* ISO 8601 date or date-time (Z or offset), or epoch seconds. */
 int risk_time_parse(const char *s, int64_t *sec);
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", both ways. */
+void risk_http_date(int64_t sec, char out[32]);
+int risk_http_date_parse(const char *s, int64_t *sec);
 
 /* ---- loop.c --------------------------------------------------------- */
 
@@ -690,9 +693,6 @@ void risk_cgi_etag(const struct risk_record *rec,
     char out[RISK_CGI_ETAG_LEN]);
 /* If-None-Match (weak comparison, lists, W/, "*") against an ETag. */
 bool risk_cgi_etag_match(const char *header, const char *etag);
-/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", both ways. */
-void risk_http_date(int64_t sec, char out[32]);
-int risk_http_date_parse(const char *s, int64_t *sec);
 
 /* ---- fcgi.c: the same requests over FastCGI (libfcgi, by dlopen) ---- */
 

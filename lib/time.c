@@ -191,3 +191,68 @@ risk_time_parse(const char *s, int64_t *sec)
 	*sec = t;
 	return RISK_OK;
 }
+
+/* ---- HTTP dates ------------------------------------------------------ */
+
+static const char wdays[7][4] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char months[12][4] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+void
+risk_http_date(int64_t sec, char out[32])
+{
+	struct tm tm;
+	time_t t = (time_t)sec;
+
+	if (sec < 0 || gmtime_r(&t, &tm) == NULL || tm.tm_year > 8099) {
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
+	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* IMF-fixdate only, "Sun, 06 Nov 1994 08:49:37 GMT"; the obsolete
+ * forms are rare enough to be ignored, as RFC 9110 allows. */
+int
+risk_http_date_parse(const char *s, int64_t *sec)
+{
+	static const int mdays[12] = {
+		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	const char *p;
+	int i, mon = -1, day, year, hh, mm, ss;
+
+	if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' ||
+	    s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
+	    strcmp(s + 25, " GMT") != 0)
+		return RISK_EINVAL;
+	for (i = 0; i < 7 && strncmp(s, wdays[i], 3) != 0; i++)
+		;
+	if (i == 7)
+		return RISK_EINVAL;
+	for (i = 0; i < 12; i++)
+		if (strncmp(s + 8, months[i], 3) == 0)
+			mon = i;
+	p = s + 5;
+	day = digits(&p, 2);
+	p = s + 12;
+	year = digits(&p, 4);
+	p = s + 17;
+	hh = digits(&p, 2);
+	p = s + 20;
+	mm = digits(&p, 2);
+	p = s + 23;
+	ss = digits(&p, 2);
+	if (mon < 0 || day < 1 || day > mdays[mon] || year < 1970 ||
+	    hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+		return RISK_EINVAL;
+	*sec = days_from_civil(year, (unsigned)mon + 1, (unsigned)day) *
+	    86400 + hh * 3600 + mm * 60 + ss;
+	return RISK_OK;
+}
