@@ -87,6 +87,29 @@ int cmd_fatal_status(int r);
 void cmd_bad_id(const char *id, const char *reason, void *arg);
 /* An ID shown safely in a message: control bytes as '?', shortened. */
 const char *cmd_safe(const char *s, char *buf, size_t sz);
+/*
+ * The batched writer of risk-enqueue, risk-get and risk-load: changes go
+ * in write transactions of at most max, committed when a batch is full,
+ * when input pauses (risk_loop's idle) and at the end.  A database error
+ * is reported once, raises *status (75 or 2), rolls back what was not
+ * committed and turns the writer off: what was committed stays.
+ */
+struct cmd_batch {
+	struct risk_db *db;
+	int *status;
+	int max;
+	int pending;		/* changes in the open transaction */
+	bool off;		/* after a database error */
+	const char *rdonly_hint;	/* added to a read-only error, or NULL */
+};
+/* Before a change: a transaction open.  0, or -1 when off. */
+int cmd_batch_begin(struct cmd_batch *b);
+/* After a change: commits a full batch.  0, or -1 when off. */
+int cmd_batch_done(struct cmd_batch *b);
+/* Commit what is pending.  0, or -1 when off. */
+int cmd_batch_commit(struct cmd_batch *b);
+/* A database error r of a change: report, raise, roll back, off; -1. */
+int cmd_batch_fail(struct cmd_batch *b, int r, const char *err);
 /* Flush and check stdout: RISK_EXIT_ERROR on a write error, else st. */
 int cmd_fshut(int st);
 /* A whole (small) file as a string, or die naming it. */

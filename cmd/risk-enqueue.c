@@ -33,7 +33,7 @@ struct enq {
 	int64_t due;
 	int max_redrives;
 	bool redrive;
-	int pending;
+	struct cmd_batch w;
 	long added, already, dead, redriven;
 	struct cmd_progress prog;	/* IDs handled */
 };
@@ -52,23 +52,8 @@ usage(FILE *fp)
 static int
 fatal(struct enq *q, int r, const char *err)
 {
-	cmd_err("%s", err);
-	cmd_worse(&q->status, risk_exit_status(r));
-	risk_db_rollback(q->db);
+	cmd_batch_fail(&q->w, r, err);
 	return 1;
-}
-
-static int
-commit(struct enq *q)
-{
-	char err[RISK_ERRLEN];
-	int r;
-
-	q->pending = 0;
-	if (risk_db_in_txn(q->db) &&
-	    (r = risk_db_commit(q->db, err)) != RISK_OK)
-		return fatal(q, r, err);
-	return 0;
 }
 
 static int
@@ -77,7 +62,7 @@ idle(void *arg)
 	struct enq *q = arg;
 
 	cmd_progress_add(&q->prog, 0);
-	return commit(q);
+	return cmd_batch_commit(&q->w) != 0;
 }
 
 static int
@@ -102,9 +87,8 @@ one(const char *id, void *arg)
 		}
 		return 0;
 	}
-	if (!risk_db_in_txn(q->db) && (r = risk_db_begin(q->db, err)) !=
-	    RISK_OK)
-		return fatal(q, r, err);
+	if (cmd_batch_begin(&q->w) != 0)
+		return 1;
 	if ((r = risk_enqueue(q->db, id, risk_now_ms() + q->due, &isnew,
 	    &queued, err)) != RISK_OK)
 		return fatal(q, r, err);
@@ -117,9 +101,7 @@ one(const char *id, void *arg)
 		cmd_warn("%s: dead-lettered; not queued (use --redrive)", id);
 		cmd_worse(&q->status, RISK_EXIT_PARTIAL);
 	}
-	if (++q->pending >= BATCH)
-		return commit(q);
-	return 0;
+	return cmd_batch_done(&q->w) != 0;
 }
 
 static int
@@ -198,7 +180,9 @@ main(int argc, char *argv[])
 		cmd_badopt(usage, "--max-redrives goes with --redrive");
 
 	cmd_env(&dbo);
-	q.db = cmd_open(&dbo);
+	q.db = q.w.db = cmd_open(&dbo);
+	q.w.status = &q.status;
+	q.w.max = BATCH;
 	cmd_progress_init(&q.prog, "IDs");
 	if (q.redrive && argc == 0)
 		redrive_all(&q);
@@ -206,7 +190,7 @@ main(int argc, char *argv[])
 		cmd_err("%s", err);	/* the loop's own (input) error */
 		cmd_worse(&q.status, RISK_EXIT_ERROR);
 	}
-	commit(&q);
+	cmd_batch_commit(&q.w);
 	cmd_progress_end(&q.prog);
 	risk_db_close(q.db);
 	if (q.redrive)

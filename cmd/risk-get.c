@@ -46,7 +46,7 @@ struct get {
 	int64_t max_age;
 	int64_t nf_max_age;
 	bool enqueue;
-	int pending;		/* enqueues in the open transaction */
+	struct cmd_batch w;	/* enqueues */
 };
 
 static void
@@ -59,28 +59,11 @@ usage(FILE *fp)
 }
 
 static int
-commit(struct get *g)
-{
-	char err[RISK_ERRLEN];
-	int r;
-
-	if (!risk_db_in_txn(g->db))
-		return 0;
-	g->pending = 0;
-	if ((r = risk_db_commit(g->db, err)) != RISK_OK) {
-		cmd_err("%s", err);
-		cmd_worse(&g->status, risk_exit_status(r));
-		g->enqueue = false;
-	}
-	return 0;
-}
-
-static int
 idle(void *arg)
 {
 	struct get *g = arg;
 
-	commit(g);
+	cmd_batch_commit(&g->w);
 	fflush(stdout);
 	return 0;
 }
@@ -93,26 +76,15 @@ enqueue(struct get *g, const char *id)
 	bool isnew, queued;
 	int r;
 
-	if (!g->enqueue)
+	if (!g->enqueue || cmd_batch_begin(&g->w) != 0)
 		return false;
-	if (!risk_db_in_txn(g->db) && (r = risk_db_begin(g->db, err)) !=
-	    RISK_OK)
-		goto fail;
 	if ((r = risk_enqueue(g->db, id, g->now, &isnew, &queued, err)) !=
-	    RISK_OK)
-		goto fail;
-	if (++g->pending >= BATCH)
-		commit(g);
+	    RISK_OK) {
+		cmd_batch_fail(&g->w, r, err);	/* enqueueing stops */
+		return false;
+	}
+	cmd_batch_done(&g->w);
 	return queued;
-fail:
-	if (r == RISK_ERDONLY)
-		cmd_err("%s (use --no-enqueue to only read)", err);
-	else
-		cmd_err("%s", err);
-	cmd_worse(&g->status, risk_exit_status(r));
-	risk_db_rollback(g->db);
-	g->enqueue = false;
-	return false;
 }
 
 static int
@@ -407,6 +379,9 @@ main(int argc, char *argv[])
 		g.db = NULL;
 	else if (r != RISK_OK)
 		cmd_die(cmd_fatal_status(r), "%s", err);
+	g.w = (struct cmd_batch){ .db = g.db, .status = &g.status,
+	    .max = BATCH, .off = g.db == NULL,
+	    .rdonly_hint = "use --no-enqueue to only read" };
 	g.now = risk_now_ms();
 
 	if (listall) {
@@ -419,7 +394,7 @@ main(int argc, char *argv[])
 		cmd_err("%s", err);
 		cmd_worse(&g.status, RISK_EXIT_ERROR);
 	}
-	commit(&g);
+	cmd_batch_commit(&g.w);
 	risk_db_close(g.db);
 	risk_filter_free(g.out.filter);
 	return cmd_fshut(g.status);

@@ -47,7 +47,7 @@ struct load {
 	struct risk_mapper *map;
 	const char *idkey;
 	int64_t fetched_at;	/* ms */
-	int batch, pending;
+	struct cmd_batch w;
 	long loaded, older, failed;
 	struct cmd_progress prog;	/* lines read */
 	char *line;		/* MAX_LINE + 1 bytes */
@@ -66,23 +66,8 @@ usage(FILE *fp)
 static int
 fatal(struct load *l, int r, const char *err)
 {
-	cmd_err("%s", err);
-	cmd_worse(&l->status, cmd_fatal_status(r));
-	risk_db_rollback(l->db);
+	cmd_batch_fail(&l->w, r, err);
 	return -1;
-}
-
-static int
-commit(struct load *l)
-{
-	char err[RISK_ERRLEN];
-	int r;
-
-	l->pending = 0;
-	if (risk_db_in_txn(l->db) &&
-	    (r = risk_db_commit(l->db, err)) != RISK_OK)
-		return fatal(l, r, err);
-	return 0;
 }
 
 /* The next line of fp into l->line, without its newline: its length,
@@ -151,9 +136,8 @@ load(struct load *l, FILE *fp, const char *name)
 			continue;
 		}
 		rec.fetched_at = l->fetched_at;
-		if (!risk_db_in_txn(l->db) &&
-		    (r = risk_db_begin(l->db, err)) != RISK_OK)
-			return fatal(l, r, err);
+		if (cmd_batch_begin(&l->w) != 0)
+			return -1;
 		if ((r = risk_record_put(l->db, &rec, &stored, err)) !=
 		    RISK_OK)
 			return fatal(l, r, err);
@@ -161,7 +145,7 @@ load(struct load *l, FILE *fp, const char *name)
 			l->loaded++;
 		else
 			l->older++;
-		if (++l->pending >= l->batch && commit(l) != 0)
+		if (cmd_batch_done(&l->w) != 0)
 			return -1;
 	}
 	if (ferror(fp)) {
@@ -175,7 +159,7 @@ int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct load l = { .idkey = "id", .batch = BATCH };
+	struct load l = { .idkey = "id", .w.max = BATCH };
 	struct cmd_map mo;
 	char err[RISK_ERRLEN];
 	int64_t sec;
@@ -192,7 +176,7 @@ main(int argc, char *argv[])
 			continue;
 		switch (c) {
 		case OPT_BATCH:
-			l.batch = (int)cmd_number("batch", optarg, 1, 1000000,
+			l.w.max = (int)cmd_number("batch", optarg, 1, 1000000,
 			    usage);
 			break;
 		case OPT_FETCHED_AT:
@@ -221,7 +205,8 @@ main(int argc, char *argv[])
 		cmd_die(RISK_EXIT_ERROR, "out of memory");
 
 	cmd_env(&dbo);
-	l.db = cmd_open(&dbo);
+	l.db = l.w.db = cmd_open(&dbo);
+	l.w.status = &l.status;
 	/* A bulk load touches most pages: 64 MiB of page cache instead of
 	 * 2 MiB halves the time to load over a million records. */
 	if (risk_db_exec(l.db, "PRAGMA cache_size=-65536", err) != RISK_OK)
@@ -245,7 +230,7 @@ main(int argc, char *argv[])
 				break;
 		}
 	}
-	commit(&l);
+	cmd_batch_commit(&l.w);
 	cmd_progress_end(&l.prog);
 	risk_db_close(l.db);
 	risk_mapper_free(l.map);

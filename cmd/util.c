@@ -282,6 +282,55 @@ cmd_safe(const char *s, char *buf, size_t sz)
 }
 
 int
+cmd_batch_begin(struct cmd_batch *b)
+{
+	char err[RISK_ERRLEN];
+	int r;
+
+	if (b->off)
+		return -1;
+	if (risk_db_in_txn(b->db) ||
+	    (r = risk_db_begin(b->db, err)) == RISK_OK)
+		return 0;
+	return cmd_batch_fail(b, r, err);
+}
+
+int
+cmd_batch_done(struct cmd_batch *b)
+{
+	return ++b->pending >= b->max ? cmd_batch_commit(b) : 0;
+}
+
+int
+cmd_batch_commit(struct cmd_batch *b)
+{
+	char err[RISK_ERRLEN];
+	int r;
+
+	b->pending = 0;
+	if (b->off)
+		return -1;
+	if (!risk_db_in_txn(b->db) ||
+	    (r = risk_db_commit(b->db, err)) == RISK_OK)
+		return 0;
+	return cmd_batch_fail(b, r, err);
+}
+
+int
+cmd_batch_fail(struct cmd_batch *b, int r, const char *err)
+{
+	if (r == RISK_ERDONLY && b->rdonly_hint != NULL)
+		cmd_err("%s (%s)", err, b->rdonly_hint);
+	else
+		cmd_err("%s", err);
+	cmd_worse(b->status, cmd_fatal_status(r));
+	risk_db_rollback(b->db);
+	b->pending = 0;
+	b->off = true;
+	return -1;
+}
+
+int
 cmd_fshut(int st)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
