@@ -416,6 +416,29 @@ read_header(struct risk_db *db, const char *schema, int *app, int *ver,
 	return pragma_int(db, sql, nobj, err, what);
 }
 
+/*
+ * Switch a new file to WAL.  That needs the file to itself, and SQLite
+ * answers SQLITE_BUSY at once, without the busy handler, while another
+ * process holds it (a reader that opened the new file a moment before):
+ * six writers and a reader on a new file failed "database is locked"
+ * about one round in forty.  Wait here as the busy timeout says.
+ */
+static int
+to_wal(struct risk_db *db, const char *sql, char *err, const char *what)
+{
+	int64_t waited = 0;
+	int rc, ms = 1;
+
+	while ((rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL)) ==
+	    SQLITE_BUSY && waited < db->busy_ms) {
+		sqlite3_sleep(ms);
+		waited += ms;
+		if (ms < 64)
+			ms *= 2;
+	}
+	return rc == SQLITE_OK ? RISK_OK : risk__dberr(db, rc, err, what);
+}
+
 /* Is a header ours, new, or something else?  RISK_OK for ours or new. */
 static int
 judge(int app, int ver, int nobj, const char *what, char *err)
@@ -474,7 +497,7 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 		return risk_seterr(err, RISK_ENOTFOUND, "%s: no database yet",
 		    what);
 	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode=WAL", schema);
-	if ((r = exec(db, sql, err, what)) != RISK_OK)
+	if ((r = to_wal(db, sql, err, what)) != RISK_OK)
 		goto fail;
 	if ((r = exec(db, "BEGIN IMMEDIATE", err, what)) != RISK_OK)
 		goto fail;
