@@ -129,13 +129,29 @@ done1(struct risk_db *db, sqlite3_stmt *st, char *err, const char *file,
 	}
 }
 
+static int
+is_dead(struct risk_db *db, const char *id, bool *dead, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, S_DEAD_HAS, sql_dead_has, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	*dead = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
+	    risk__dberr(db, rc, err, db->path);
+}
+
 int
 risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
     bool *isnew, bool *queued, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
-	bool had;
+	bool had, dead;
 	int64_t due = 0, attempts = 0;
 	bool leased = false;
 
@@ -157,16 +173,10 @@ risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
 		if (leased || attempts > 0 || due <= due_ms)
 			return RISK_OK;		/* nothing to change */
 	} else {
-		if ((st = risk__stmt(db, S_DEAD_HAS, sql_dead_has, err)) ==
-		    NULL)
-			return RISK_EDB;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc == SQLITE_ROW)
+		if ((rc = is_dead(db, id, &dead, err)) != RISK_OK)
+			return rc;
+		if (dead)
 			return RISK_OK;		/* dead: only a redrive */
-		if (rc != SQLITE_DONE)
-			return risk__dberr(db, rc, err, db->path);
 	}
 	if ((st = risk__qstmt(db, S_ENQUEUE, sql_enqueue, err)) == NULL)
 		return RISK_EDB;
@@ -331,22 +341,6 @@ dead_put(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	sqlite3_bind_int64(st, 5, e->enqueued_at);
 	sqlite3_bind_int64(st, 6, now_ms);
 	return done(db, st, err, db->path);
-}
-
-static int
-is_dead(struct risk_db *db, const char *id, bool *dead, char *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = risk__stmt(db, S_DEAD_HAS, sql_dead_has, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	*dead = rc == SQLITE_ROW;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
-	    risk__dberr(db, rc, err, db->path);
 }
 
 /* Settle a row the claim will not lease; key is its exact id value. */
