@@ -199,3 +199,17 @@ prog_options() {
 	done
 }
 
+# Build tests/faults/NAME.c as an LD_PRELOAD shim into $SHIM, or end the
+# script with a failure.  An ASan build wants its runtime first; the
+# shim comes before it.
+build_shim() {
+	SHIM=$T/$1.so
+	if ! ${CC:-cc} -shared -fPIC -o "$SHIM" "$ROOT/tests/faults/$1.c" \
+	    -ldl 2>"$T/cc.err"; then
+		LAST="cc $1.c"
+		fail "cannot build the shim: $(head -n 1 "$T/cc.err")"
+		finish
+		exit
+	fi
+	export ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+}

@@ -15,16 +15,7 @@ dump() {
 	     select id, due, token, attempts, last_error from queue order by id"
 }
 
-SHIM=$T/failwrite.so
-if ! ${CC:-cc} -shared -fPIC -o "$SHIM" "$ROOT/tests/faults/failwrite.c" \
-    -ldl 2>"$T/cc.err"; then
-	LAST="cc failwrite.c"
-	fail "cannot build the shim: $(head -n 1 "$T/cc.err")"
-	finish
-	exit
-fi
-# An ASan build wants its runtime first; the shim comes before it.
-export ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+build_shim failwrite
 faulty() { env LD_PRELOAD="$SHIM" FAILWRITE_LOG="$T/hits" "$@"; }
 hits() { [ -s "$T/hits" ]; }
 

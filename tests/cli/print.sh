@@ -21,16 +21,7 @@ valid_json_lines() {
 for l in open(sys.argv[1]): json.loads(l)' "$T/out" 2>/dev/null
 }
 
-SHIM=$T/nojq.so
-if ! ${CC:-cc} -shared -fPIC -o "$SHIM" "$ROOT/tests/faults/nojq.c" \
-    -ldl 2>"$T/cc.err"; then
-	LAST="cc nojq.c"
-	fail "cannot build the shim: $(head -n 1 "$T/cc.err")"
-	finish
-	exit
-fi
-# An ASan build wants its runtime first; the shim comes before it.
-export ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+build_shim nojq
 nojq() { env LD_PRELOAD="$SHIM" "$@"; }
 
 risk-enqueue </dev/null || exit 2	# creates the database
