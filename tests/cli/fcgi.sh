@@ -306,14 +306,34 @@ await_url "$NURL/C1"
 http_table "$NURL" "$Q" N
 expect "socket is 0660" [ "$(stat -c %a "$NS")" = 660 ]
 
-# proxy_cache: K1 fresh for 2 more seconds, C1 for an hour
+# proxy_cache: K1 and K2 fresh for 2 more seconds, C1 for an hour
 seed K1 reliable 1735948800 3597
+seed K2 reliable 1735948800 3597
 CURL_=http://127.0.0.1:$CPORT/risk-get
 await_url "$CURL_/C1"
 http "$CURL_/K1"
 expect_status 200
 expect_hdr X-Cache-Status '^MISS$'
 k1=$(body)
+http "$CURL_/K2"
+k2=$(body)
+# cache_expired ID: ask the cache for ID until its copy has expired
+cache_expired() {
+	for _ in $(seq 100); do
+		http "$CURL_/$1"
+		[ "$(hdr X-Cache-Status)" = HIT ] || return 0
+		sleep 0.1
+	done
+}
+# stale-while-revalidate: once K2 is stale the cache answers at once
+# with its copy and asks risk-get in the background, which queues the
+# refresh
+cache_expired K2
+expect_status 200
+expect_hdr X-Cache-Status '^(STALE|UPDATING)$'
+expect "the stale copy is served while revalidating" [ "$(body)" = "$k2" ]
+for _ in $(seq 100); do [ "$(qcount "$Q" K2)" = 1 ] && break; sleep 0.05; done
+expect "the background request queued the refresh" [ "$(qcount "$Q" K2)" = 1 ]
 http "$CURL_/C1"
 http "$CURL_/C1"
 expect_status 200
@@ -334,12 +354,9 @@ http "$CURL_/C1"
 expect_status 200
 expect_hdr X-Cache-Status '^HIT$'
 expect_body_re '"id":"C1","status":"reliable"'
-# K1 goes stale; nginx tries risk-get, fails, and serves the stale copy
-for _ in $(seq 100); do
-	http "$CURL_/K1"
-	[ "$(hdr X-Cache-Status)" = HIT ] || break
-	sleep 0.1
-done
+# stale-if-error: K1 goes stale; nginx tries risk-get, fails, and
+# serves the stale copy
+cache_expired K1
 expect_status 200
 expect_hdr X-Cache-Status '^STALE$'
 expect "the stale copy is the cached answer" [ "$(body)" = "$k1" ]
