@@ -46,6 +46,17 @@ expect_status() {
 qcount() { sqlite3 -readonly "$1" "select count(*) from queue where id='$2'"; }
 http() { run curl -s -i --max-time 10 "$@"; }
 
+# lighttpd_up CONF LOG: check CONF (lighttpd -tt, one assertion), run
+# lighttpd on it in the foreground with its stderr added to LOG, and stop
+# it when the test ends; LPID is its PID.
+lighttpd_up() {
+	run lighttpd -tt -f "$1"
+	expect_rc 0
+	lighttpd -D -f "$1" </dev/null >/dev/null 2>>"$2" &
+	LPID=$!
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+}
+
 # Wait until URL answers (anything), at most 5 s.
 await_url() {
 	local i

@@ -103,11 +103,7 @@ server.errorlog = "$LOG/error.log"
 $USERS
 include "$T/risk.conf"
 EOF
-	run lighttpd -tt -f "$T/lighttpd.conf"
-	expect_rc 0
-	lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>"$T/lighttpd.err" &
-	LPID=$!
-	CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+	lighttpd_up "$T/lighttpd.conf" "$T/lighttpd.err"
 	URL=http://127.0.0.1:$PORT/risk-get
 	await_url "$URL/"
 	http "$URL/C1"

@@ -224,16 +224,9 @@ $( [ "$(id -u)" -ne 0 ] || printf 'server.username = "%s"\nserver.groupname = "%
 	setenv.set-environment = ( "RISK_DB" => "$DB", "RISK_QUEUE" => "$Q" )
 }
 EOF
-run lighttpd -tt -f "$T/lighttpd.conf"
-expect_rc 0
-lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>"$T/lighttpd.log" &
-LPID=$!
-CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+lighttpd_up "$T/lighttpd.conf" "$T/lighttpd.log"
 URL=http://127.0.0.1:$PORT/risk-get
-for _ in $(seq 100); do
-	curl -s -o /dev/null "$URL/C1" && break
-	sleep 0.05
-done
+await_url "$URL/C1"
 
 http_table "$URL" "$Q" ""	# the SPEC table (tests/http.sh)
 http "$URL/C1"

@@ -226,11 +226,7 @@ sed -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
 	    printf 'server.username = "%s"\nserver.groupname = "%s"\n' "$WEBUSER" "$WEBGROUP"
 	echo "include \"$T/risk-fcgi.conf\""
 } >"$T/lighttpd.conf"
-run lighttpd -tt -f "$T/lighttpd.conf"
-expect_rc 0
-lighttpd -D -f "$T/lighttpd.conf" </dev/null >/dev/null 2>>"$T/lighttpd.log" &
-LPID=$!
-CLEANUP="${CLEANUP:+$CLEANUP; }kill $LPID 2>/dev/null; wait $LPID 2>/dev/null"
+lighttpd_up "$T/lighttpd.conf" "$T/lighttpd.log"
 URL=http://127.0.0.1:$LPORT/risk-get
 await_url "$URL/C1" || { echo "# lighttpd:"; sed "s/^/#  /" "$T/lighttpd.log"; }
 http_table "$URL" "$Q" L
