@@ -82,14 +82,30 @@ chmod 644 "$T/creds"
 run risk-fetch --credentials "$T/creds" needauth-1
 expect_rc 2
 expect_err_re 'creds'
+cat "$T/out" "$T/err" >"$T/seen"	# everything printed with the key
 chmod 600 "$T/creds"
-run risk-fetch --credentials "$T/creds" needauth-1
+run risk-fetch -vv --credentials "$T/creds" needauth-1
 expect_rc 0
 expect_out_re '"id":"needauth-1","status"'
+cat "$T/out" "$T/err" >>"$T/seen"
+# with the key, failing every way: a bad line after the key, a 401, a
+# timeout, a body that is no JSON
+printf 'X-Api-Key: sekret\nnot a header line\n' >"$T/creds2"
+chmod 600 "$T/creds2"
+run risk-fetch -vv --credentials "$T/creds2" needauth-1
+expect_rc 2
+cat "$T/out" "$T/err" >>"$T/seen"
+printf 'X-Api-Key: sekret-but-wrong\n' >"$T/creds3"
+chmod 600 "$T/creds3"
+run risk-fetch -vv --timeout 1s --credentials "$T/creds3" needauth-1 notjson-1 hang-2
+expect_rc 1
+expect_err_re 'needauth-1: HTTP 401'
+cat "$T/out" "$T/err" >>"$T/seen"
 run risk-fetch needauth-1
 expect_rc 1
 expect_err_re 'HTTP 401'
-expect "the secret is never printed" not grep -rq sekret "$T/out" "$T/err"
+LAST="every run above with a credentials file"
+expect "the secret is never printed" not grep -q sekret "$T/seen"
 
 yes C1 | head -n 100 >"$T/many"
 (risk-fetch <"$T/many" | head -n 1 >/dev/null) 2>"$T/err"

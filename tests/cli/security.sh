@@ -13,20 +13,33 @@ printf 'X-Api-Key: %s\n' "$secret" >"$T/creds"
 chmod 600 "$T/creds"
 
 # --- credentials: from a file only, never in argv or environment
+# The drain holds the key; its --map filter runs in a child of its own.
+# What the programs could leak is checked in every process of the
+# drain's tree (what ps shows, and what each was started with), and in
+# what the filter sees of its environment, stored as the status.
 seq -f 'needauth-%g' 1 6 | risk-enqueue
-risk-drain -v --credentials "$T/creds" --concurrency 2 2>"$T/drain.err" &
+RISK_CREDENTIALS_FILE=$T/creds risk-drain -v --concurrency 2 \
+    --map '{status: ([$ENV, env] | tostring)}' 2>"$T/drain.err" &
 pid=$!
 sleep 0.3
 expect "a drain in flight (pid $pid)" kill -0 "$pid"
-expect "argv holds the file name, not the secret" \
-    grep -q creds "/proc/$pid/cmdline"
-expect "not the secret in argv (what ps shows)" \
-    not grep -q "$secret" "/proc/$pid/cmdline"
-expect "not the secret in the environment" \
-    not grep -q "$secret" "/proc/$pid/environ"
+tree() {	# tree PID: PID and its descendants
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done
+}
+procs=$(tree "$pid")
+expect "the filter child is running ($(echo $procs))" [ "$(echo "$procs" | wc -l)" -ge 2 ]
+for p in $procs; do
+	cat "/proc/$p/cmdline" "/proc/$p/environ" 2>/dev/null
+done | tr '\0' '\n' >"$T/procs"
+expect "not the secret in any argv or environment of the drain's processes" \
+    not grep -q "$secret" "$T/procs"
 wait "$pid"
 expect "the drain stored all six with the key" \
     [ "$(q "select count(*) from record where id like 'needauth-%'")" = 6 ]
+expect "the filter saw no environment (the key's file name included)" \
+    [ "$(q "select group_concat(distinct status) from record where id like 'needauth-%'")" = '[{},{}]' ]
 # a wrong key: refused by the service, and the reason shows no key
 printf 'X-Api-Key: wrong-%s\n' "$secret" >"$T/bad"
 chmod 600 "$T/bad"
@@ -91,6 +104,7 @@ for bad in 'ftp://127.0.0.1/{id}' 'file:///etc/{id}' 'gopher://x/{id}' \
 done
 
 # --- IDs are validated before any SQL or URL; SQL is bound
+standin --latency 0 --log "$T/ids.log"	# the one these requests reach
 for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
     '{id}' "$(printf 'a\033[31mb')"; do
 	run risk-get "$id" C1
@@ -98,13 +112,29 @@ for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
 	expect_err_re 'invalid company id$'
 	run risk-enqueue "$id"
 	expect_rc 2
+	run risk-fetch "$id" C1
+	expect_rc 2
+	expect_err_re 'invalid company id$'
 done
 expect "the record table is still there" [ "$(q 'select count(*) >= 7 from record')" = 1 ]
 expect "nothing invalid was queued" \
     [ "$(q "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
 expect "control bytes are not echoed raw" not grep -q $'\033' "$T/err"
-# the stand-in never saw a request for an invalid ID
+# A hostile queue file: the same IDs written behind the programs' back,
+# then drained.
+for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
+    '{id}' "$(printf 'a\033[31mb')" '-rf' '.hidden'; do
+	sqlite3 "$RISK_DB" "INSERT INTO queue (id, due, enqueued_at)
+	    VALUES ('${id//\'/\'\'}', 0, 0)"
+done
+run risk-drain --concurrency 4
+expect "the drain left nothing invalid queued" \
+    [ "$(q "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+# the stand-in saw requests (for the valid IDs), but none for an
+# invalid one: every ID it logged is a valid one
+LAST="cut -f2 $T/ids.log"
+expect "the legacy service was asked (for C1)" grep -q $'\tC1\t' "$T/ids.log"
 expect "no invalid ID reached the legacy service" \
-    not grep -Eq $'\t[^\t]*[^A-Za-z0-9._:%-][^\t]*\t' <(cut -f2 "$T/requests.log" | sed 's/^/\t/; s/$/\t/')
+    not grep -Evq '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' <(cut -f2 "$T/ids.log")
 
 finish
