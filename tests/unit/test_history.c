@@ -1,0 +1,206 @@
+/*
+ * test_history.c — the status history (history.c, record.c's part) and
+ * the watch list (idset.c) on real SQLite files in the current
+ * (temporary) folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "risk.h"
+
+static int seq;
+
+static struct risk_db *
+fresh(void)
+{
+	struct risk_db_opts o = { .busy_ms = 200 };
+	struct risk_db *db;
+	char path[64], err[RISK_ERRLEN];
+
+	snprintf(path, sizeof path, "h%d/risk.db", ++seq);
+	o.path = path;
+	if (risk_db_open(&db, &o, err) != RISK_OK)
+		fail_msg("open: %s", err);
+	return db;
+}
+
+/* Store id with status (NULL: not found) fetched at ms; was it stored? */
+static bool
+put(struct risk_db *db, const char *id, const char *status, int64_t ms)
+{
+	struct risk_record r = { .found = status != NULL, .fetched_at = ms };
+	char err[RISK_ERRLEN];
+	bool stored;
+
+	snprintf(r.id, sizeof r.id, "%s", id);
+	snprintf(r.status, sizeof r.status, "%s", status ? status : "");
+	if (risk_record_put(db, &r, &stored, err) != RISK_OK)
+		fail_msg("put: %s", err);
+	return stored;
+}
+
+struct seen {
+	int n;
+	char line[16][96];	/* "seq id status previous|null|nf first" */
+};
+
+static int
+on_change(const struct risk_change *c, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 16)
+		snprintf(s->line[s->n], sizeof s->line[0], "%lld %s %s %s",
+		    (long long)c->seq, c->id, c->status ? c->status : "-",
+		    c->first ? "null" : c->previous ? c->previous : "-");
+	s->n++;
+	return 0;
+}
+
+static struct seen
+feed(struct risk_db *db, const struct risk_idset *w, int64_t *after)
+{
+	struct seen s = { 0 };
+	char err[RISK_ERRLEN];
+
+	if (risk_history_each(db, w, after, on_change, &s, err) != RISK_OK)
+		fail_msg("each: %s", err);
+	return s;
+}
+
+static void
+test_what_is_a_change(void **state)
+{
+	struct risk_db *db = fresh();
+	struct seen s;
+	int64_t at = 0, last;
+	char err[RISK_ERRLEN];
+
+	(void)state;
+	assert_true(put(db, "A", "reliable", 1000));	/* first answer */
+	assert_true(put(db, "A", "reliable", 2000));	/* same: none */
+	assert_true(put(db, "A", "indebted", 3000));	/* flip */
+	assert_false(put(db, "A", "reliable", 2500));	/* older: none */
+	assert_true(put(db, "A", NULL, 4000));		/* not found */
+	assert_true(put(db, "A", NULL, 5000));		/* again: none */
+	assert_true(put(db, "A", "reliable", 6000));	/* back */
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.line[0], "1 A reliable null");
+	assert_string_equal(s.line[1], "2 A indebted reliable");
+	assert_string_equal(s.line[2], "3 A - indebted");
+	assert_string_equal(s.line[3], "4 A reliable -");
+	assert_int_equal(at, 4);
+	assert_int_equal(risk_history_last(db, &last, err), RISK_OK);
+	assert_int_equal(last, 4);
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 0);
+	risk_db_close(db);
+}
+
+static void
+test_purge_keeps_newest_and_seq(void **state)
+{
+	struct risk_db *db = fresh();
+	struct risk_purge p = { .before_ms = 10000, .batch = 2 };
+	char err[RISK_ERRLEN];
+	struct seen s;
+	int64_t at = 0;
+	long n;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)		/* B: 5 old rows, C: 1 old */
+		put(db, "B", i % 2 ? "indebted" : "reliable", 1000 + i);
+	put(db, "C", "reliable", 1000);
+	put(db, "D", "reliable", 20000);	/* new */
+	p.dry_run = true;
+	assert_int_equal(risk_purge_history(db, &p, &n, err), RISK_OK);
+	assert_int_equal(n, 4);
+	p.dry_run = false;
+	assert_int_equal(risk_purge_history(db, &p, &n, err), RISK_OK);
+	assert_int_equal(n, 4);
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.line[0], "5 B reliable indebted");
+	assert_string_equal(s.line[1], "6 C reliable null");
+	assert_string_equal(s.line[2], "7 D reliable null");
+	assert_int_equal(risk_purge_history(db, &p, &n, err), RISK_OK);
+	assert_int_equal(n, 0);
+	/* the newest row deleted by hand: its seq is not handed out again */
+	assert_int_equal(risk_db_exec(db, "DELETE FROM history WHERE seq = 7",
+	    err), RISK_OK);
+	put(db, "E", "reliable", 30000);
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.line[0], "8 E reliable null");
+	risk_db_close(db);
+}
+
+static void
+test_watch_lists(void **state)
+{
+	struct risk_db *db = fresh();
+	struct risk_idset *w;
+	char err[RISK_ERRLEN], id[16];
+	struct seen s;
+	int64_t at;
+	int i;
+
+	(void)state;
+	assert_int_equal(risk_idset_new(&w, err), RISK_OK);
+	assert_int_equal(risk_idset_add(w, "X1", err), RISK_OK);
+	assert_int_equal(risk_idset_add(w, "X1", err), RISK_OK);
+	assert_int_equal(risk_idset_add(w, "bad id", err), RISK_EINVAL);
+	assert_int_equal(risk_idset_count(w), 1);
+	assert_int_equal(risk_db_exec(db, "BEGIN", err), RISK_OK);
+	for (i = 0; i < 600; i++) {
+		snprintf(id, sizeof id, "X%d", i);
+		put(db, id, "reliable", 1000 + i);
+	}
+	assert_int_equal(risk_db_exec(db, "COMMIT", err), RISK_OK);
+	put(db, "X1", "indebted", 5000);
+	/* short: by the index; the cursor still moves to the newest row */
+	at = 0;
+	s = feed(db, w, &at);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.line[0], "2 X1 reliable null");
+	assert_string_equal(s.line[1], "601 X1 indebted reliable");
+	assert_int_equal(at, 601);
+	/* long: 300 IDs, scanned and filtered in the set */
+	for (i = 0; i < 600; i += 2) {
+		snprintf(id, sizeof id, "X%d", i);
+		assert_int_equal(risk_idset_add(w, id, err), RISK_OK);
+	}
+	assert_int_equal(risk_idset_count(w), 301);
+	assert_true(risk_idset_has(w, "X598"));
+	assert_false(risk_idset_has(w, "X599"));
+	at = 0;
+	s = feed(db, w, &at);
+	assert_int_equal(s.n, 302);
+	assert_int_equal(at, 601);
+	at = 590;
+	s = feed(db, w, &at);
+	assert_int_equal(s.n, 6);	/* X590..X598 even, and X1's flip */
+	risk_idset_free(w);
+	risk_db_close(db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_what_is_a_change),
+		cmocka_unit_test(test_purge_keeps_newest_and_seq),
+		cmocka_unit_test(test_watch_lists),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
