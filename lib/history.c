@@ -7,8 +7,10 @@
  *   in the same write transaction that stored the record.  The newest
  *   row of a company therefore always carries the status of its record
  *   (or of its last record, once purged): a crash commits both or
- *   neither.  Compared with the newest row, not with the record, so a
- *   company whose record was purged does not change by being refetched.
+ *   neither.  So a put compares with the record it replaces (read
+ *   anyway, on the pages the store writes), and only a company without
+ *   a record is looked up here: one whose record was purged does not
+ *   change by being refetched.
  * - seq is AUTOINCREMENT: it only grows and is never handed out twice,
  *   even after the newest rows were deleted, so a cursor stays valid.
  * - Retention never deletes the newest row of a company, and walks the
@@ -77,32 +79,39 @@ have(struct risk_db *db, char *err)
 
 int
 risk__history_note(struct risk_db *db, const struct risk_record *rec,
-    char *err)
+    const struct risk_record *old, char *err)
 {
 	sqlite3_stmt *st;
 	char prev[sizeof rec->status];
-	bool first, prev_found;
+	bool first = false, prev_found;
 	int rc;
 
 #ifdef RISK_NO_HISTORY
 	/* bench/changes.sh builds this to measure what the history costs */
 	(void)st; (void)prev; (void)first; (void)prev_found; (void)rc;
-	(void)db; (void)rec; (void)err;
+	(void)db; (void)rec; (void)old; (void)err;
 	return RISK_OK;
 #endif
-	if ((st = risk__stmt(db, S_HIST_LAST, sql_last, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	first = rc == SQLITE_DONE;
-	prev_found = rc == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL;
-	prev[0] = '\0';
-	if (prev_found)
-		risk__column_text(st, 0, prev, sizeof prev);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, db->path);
+	if (old != NULL) {
+		/* the record's status is its newest row's (the invariant) */
+		prev_found = old->found;
+		snprintf(prev, sizeof prev, "%s", old->found ? old->status :
+		    "");
+	} else {
+		if ((st = risk__stmt(db, S_HIST_LAST, sql_last, err)) == NULL)
+			return RISK_EDB;
+		sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		first = rc == SQLITE_DONE;
+		prev_found = rc == SQLITE_ROW &&
+		    sqlite3_column_type(st, 0) != SQLITE_NULL;
+		prev[0] = '\0';
+		if (prev_found)
+			risk__column_text(st, 0, prev, sizeof prev);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+	}
 	if (!first && prev_found == rec->found &&
 	    (!rec->found || strcmp(prev, rec->status) == 0))
 		return RISK_OK;		/* no change */

@@ -102,10 +102,12 @@ int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
 
 /*
  * history.c: after record.c stored rec (inside its transaction), append
- * a history row if rec's status differs from the company's newest one.
+ * a history row if rec's status differs from the one before: old, the
+ * record it replaced, or when NULL (there was none) the company's newest
+ * history row.
  */
 int risk__history_note(struct risk_db *db, const struct risk_record *rec,
-    char *err);
+    const struct risk_record *old, char *err);
 
 /* idset.c: the set as a JSON array of strings (malloc'd), or NULL. */
 char *risk__idset_json(const struct risk_idset *s);

@@ -73,9 +73,20 @@ static int
 put(struct risk_db *db, const struct risk_record *rec, bool *stored,
     char *err)
 {
+	struct risk_record old;
 	sqlite3_stmt *st;
-	int rc;
+	bool same;
+	int rc, had;
 
+	if ((had = risk_record_get(db, rec->id, &old, err)) != RISK_OK &&
+	    had != RISK_ENOTFOUND)
+		return had;
+	if (had == RISK_OK && old.fetched_at > rec->fetched_at) {
+		*stored = false;	/* older: changes nothing */
+		return RISK_OK;
+	}
+	same = had == RISK_OK && old.found == rec->found &&
+	    (!rec->found || strcmp(old.status, rec->status) == 0);
 	if ((st = risk__stmt(db, S_RECORD_PUT, sql_put, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
@@ -90,7 +101,10 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 		return risk__dberr(db, rc, err, db->path);
 	*stored = sqlite3_changes(db->h) > 0;
 	/* an older fetch that changed nothing changes no history either */
-	return *stored ? risk__history_note(db, rec, err) : RISK_OK;
+	if (!*stored || same)
+		return RISK_OK;		/* the same status: no history */
+	return risk__history_note(db, rec, had == RISK_OK ? &old : NULL,
+	    err);
 }
 
 int
