@@ -271,7 +271,7 @@ main(int argc, char *argv[])
 	cmd_env(&dbo);
 	r = risk_db_open(&db, &dbo, err);
 	if (r == RISK_ENOTFOUND && !follow) {
-		db = NULL;	/* no database yet: no changes */
+		db = NULL;	/* an empty file being made: no changes */
 	} else if (r != RISK_OK) {
 		cmd_die(cmd_fatal_status(r), "%s", err);
 	}

@@ -141,7 +141,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
-	    rec->id);
+	    db->path);
 }
 
 int

@@ -270,10 +270,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	unset RISK_QUEUE
 fi
 
-# no database at all: no changes
+# no database at all: an error, as for every reader (a mistyped path
+# must not read as "no changes"), and none is made
 export RISK_DB=$T/none.db
 run risk-changes --since 0
-expect_rc 1
-expect_err_empty
+expect_rc 2
+expect_err_re 'none\.db: no database yet$'
+expect "no database made" [ ! -e "$T/none.db" ]
 
 finish
