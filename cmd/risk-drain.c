@@ -13,6 +13,13 @@
  *   lease runs out), stored, or dead-lettered with its reason.  A stop by
  *   signal aborts transfers and hands their leases back uncounted.
  * - Memory is bounded by the concurrency: the queue is never loaded.
+ * - Only a company's own failures count an attempt.  The service's
+ *   (down, throttled, credentials rejected) hand the entry back
+ *   uncounted and move the shared state of the source (lib/source.c),
+ *   read and written in the same transaction as the claims: no claim is
+ *   made that the state forbids, whichever drainer changed it.
+ * - A run that stops for the service says so in one line on stderr, even
+ *   with -q, and exits 75 (down, throttled) or 77 (credentials).
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,19 +33,23 @@
 #define CAPFULL_MS 100		/* others hold the cap: look again then */
 #define SOON_MS 1000		/* a retry due this soon is waited for */
 
-enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_LEASE,
-	OPT_MAX_ATTEMPTS, OPT_MAX_TIME };
+enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_COOLDOWN, OPT_LEASE,
+	OPT_MAX_ATTEMPTS, OPT_MAX_TIME, OPT_RATE };
 
 static const struct cmd_option options[] = {
 	FETCH_OPTIONS,
 	{ "backoff", OPT_BACKOFF, "DUR", "30s", "base of the exponential retry delay" },
-	{ "breaker", OPT_BREAKER, "N", "5",
-	    "stop after N down in a row (0: never)" },
+	{ "breaker", OPT_BREAKER, "N", "28",
+	    "open when N of the last 32 answers failed (0: never)" },
+	{ "cooldown", OPT_COOLDOWN, "DUR", "1m",
+	    "one probe per this while down or rejected" },
 	{ "lease", OPT_LEASE, "DUR", "2 x timeout + 10s",
 	    "claims hidden this long" },
 	{ "max-attempts", OPT_MAX_ATTEMPTS, "N", "5",
 	    "attempts before dead-lettering" },
 	{ "max-time", OPT_MAX_TIME, "DUR", "10m", "time budget of the run" },
+	{ "rate", OPT_RATE, "N/DUR", "none",
+	    "at most N requests per DUR, all drainers together" },
 	COMMON_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL }
 };
@@ -69,12 +80,17 @@ struct drain {
 	struct risk_mapper *map;
 	struct slot slot[MAX_SLOTS];
 	int ndone;		/* slots done, waiting to be settled */
-	int concurrency, max_attempts, breaker;
+	int concurrency, max_attempts;
 	int64_t timeout, lease, backoff, deadline;
-	int fails_in_row;	/* the service's failures, for the breaker */
-	int tripcount;		/* fails_in_row when the breaker tripped */
-	bool tripped;
-	char tripreason[256];
+	struct risk_breaker brk;
+	struct risk_source src;	/* as of the last transaction */
+	const char *fp;		/* the credentials file's fingerprint */
+	const char *credfile;	/* its name, for the message */
+	bool stop;		/* the source's state ends the run */
+	bool abort;		/* credentials rejected: stop what is out */
+	bool tripped;		/* this run opened the breaker ... */
+	int tripcount;		/* ... with this many failures of 32 */
+	bool probed;		/* this run sent the probe */
 	struct risk_run run;
 	int64_t last_progress;
 };
@@ -88,10 +104,29 @@ usage(FILE *fp)
 	    "usage: risk-drain [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
 	    "                  [--source URL] [--concurrency N] [--timeout DUR]\n"
 	    "                  [--max-time DUR] [--max-attempts N] [--lease DUR]\n"
-	    "                  [--backoff DUR] [--breaker N] [--map FILTER |\n"
+	    "                  [--backoff DUR] [--breaker N] [--cooldown DUR]\n"
+	    "                  [--rate N/DUR] [--map FILTER |\n"
 	    "                  --map-file PATH] [--map-timeout DUR]\n"
 	    "                  [--max-body BYTES] [--credentials FILE]\n"
 	    "                  [--cacert FILE] [--cert FILE [--key FILE]]\n");
+}
+
+/* --rate N/DUR: at most N requests per DUR, N from 1. */
+static void
+rate(const char *arg, struct risk_breaker *b, void (*use)(FILE *))
+{
+	char n[32], sbuf[80];
+	const char *slash = strchr(arg, '/');
+
+	if (slash == NULL || (size_t)(slash - arg) >= sizeof n)
+		cmd_badopt(use, "--rate: %s: not N/DUR (e.g. 600/5m)",
+		    cmd_safe(arg, sbuf, sizeof sbuf));
+	memcpy(n, arg, (size_t)(slash - arg));
+	n[slash - arg] = '\0';
+	b->rate_n = cmd_number("rate", n, 1, 1000000, use);
+	b->rate_ms = cmd_duration("rate", slash + 1, use);
+	if (b->rate_ms <= 0)
+		cmd_badopt(use, "--rate: the period must be more than 0");
 }
 
 static void
@@ -137,32 +172,36 @@ finished(const struct risk_fetch_result *r, void *arg)
 			snprintf(x->reason, sizeof x->reason, "%.255s", err);
 		}
 	}
-	/* the breaker counts only signs that the service itself is down */
-	if (x->outcome == RISK_FETCH_RETRY && (x->http == 0 || x->http >= 500)) {
-		if (++d->fails_in_row >= d->breaker && d->breaker > 0 &&
-		    !d->tripped) {
-			d->tripped = true;
-			d->tripcount = d->fails_in_row;
-			snprintf(d->tripreason, sizeof d->tripreason, "%s",
-			    x->reason);
-		}
-	} else if (x->outcome == RISK_FETCH_OK ||
-	    x->outcome == RISK_FETCH_NOT_FOUND) {
-		d->fails_in_row = 0;
-	}
+	if (x->fail == RISK_FAIL_CREDENTIALS)
+		d->abort = true;	/* no new request, none left out */
 }
 
 static void
 logrow(struct drain *d, struct slot *x)
 {
 	struct risk_log_entry l = { .at = risk_now_ms(), .id = x->e.id,
-	    .outcome = x->result, .http = x->http, .ms = x->ms,
+	    .outcome = x->result, .fail_class = x->fail, .http = x->http,
+	    .ms = x->ms,
 	    .reason = x->reason[0] != '\0' ? x->reason : NULL };
 	char err[RISK_ERRLEN];
 
 	/* the log is a record of what happened, not part of it */
 	if (risk_log_put(d->db, &l, err) != RISK_OK)
 		cmd_warn("fetch log: %s", err);
+}
+
+/* What an answer tells about the service, into the shared state. */
+static void
+note(struct drain *d, const struct slot *x, int64_t now)
+{
+	if (x->outcome == RISK_FETCH_ABORTED)
+		return;
+	if (risk_source_note(&d->src, &d->brk, x->fail, x->reason,
+	    x->retry_after, d->fp, now) && d->src.state == RISK_SRC_DOWN &&
+	    !d->tripped) {
+		d->tripped = true;	/* the count that opened it, now */
+		d->tripcount = risk_source_failures(&d->src);
+	}
 }
 
 /* Settle one finished request; a lost lease changes nothing. */
@@ -172,14 +211,25 @@ settle(struct drain *d, struct slot *x, char *err)
 	bool dead;
 	int r;
 
+	int64_t now = risk_now_ms();
+
 	if (x->outcome == RISK_FETCH_ABORTED) {
 		x->result = RISK_OUT_RELEASED;
-		snprintf(x->reason, sizeof x->reason, "stopped by signal");
+		snprintf(x->reason, sizeof x->reason, "%s", stopping ?
+		    "stopped by signal" : "stopped: credentials rejected");
 		r = risk_release(d->db, &x->e, err);
-	} else if (x->outcome == RISK_FETCH_RETRY) {
-		r = risk_fail(d->db, &x->e, x->reason, risk_now_ms(),
-		    d->backoff, x->retry_after, d->max_attempts, &dead, err);
+	} else if (x->fail == RISK_FAIL_COMPANY) {
+		r = risk_fail(d->db, &x->e, x->reason, now, d->backoff,
+		    x->retry_after, d->max_attempts, &dead, err);
 		x->result = dead ? RISK_OUT_DEAD : RISK_OUT_RETRY;
+	} else if (x->outcome == RISK_FETCH_RETRY) {
+		/* the service's failure: back uncounted, due when the
+		 * service may answer (a throttle's end, or a backoff) */
+		x->result = RISK_OUT_DEFERRED;
+		r = risk_defer(d->db, &x->e, x->reason, x->fail ==
+		    RISK_FAIL_THROTTLED ? d->src.until : x->fail ==
+		    RISK_FAIL_DOWN ? now + risk_backoff_ms(d->backoff,
+		    x->e.attempts, (uint64_t)random()) : now, err);
 	} else {
 		/* ack first: a lease lost to another drainer stores nothing */
 		x->rec.found = x->outcome != RISK_FETCH_NOT_FOUND;
@@ -215,6 +265,7 @@ count(struct drain *d, const struct slot *x)
 		d->run.retried++;
 		break;
 	case RISK_OUT_RELEASED:
+	case RISK_OUT_DEFERRED:		/* handed back uncounted */
 		d->run.released++;
 		break;
 	case RISK_OUT_DEAD:
@@ -230,21 +281,60 @@ count(struct drain *d, const struct slot *x)
 static bool
 may_claim(struct drain *d, int64_t now)
 {
-	return !stopping && !d->tripped && now + d->timeout <= d->deadline;
+	return !stopping && !d->stop && !d->abort &&
+	    now + d->timeout <= d->deadline;
+}
+
+/*
+ * What the source's state and --rate allow to claim now, out of want;
+ * *wait_ms when to ask again if nothing.  Marks the run to stop when the
+ * service is down or rejects us, or throttles past the time budget.
+ */
+static int
+allowed(struct drain *d, int want, int64_t now, int64_t *wait_ms,
+    enum risk_gate *g)
+{
+	int64_t w;
+
+	*g = risk_source_gate(&d->src, &d->brk, d->fp, now, &w);
+	switch (*g) {
+	case RISK_GATE_STOP:
+		d->stop = true;
+		return 0;
+	case RISK_GATE_WAIT:		/* throttled */
+		if (now + w + d->timeout > d->deadline)
+			d->stop = true;
+		else
+			*wait_ms = w;
+		return 0;
+	case RISK_GATE_PROBE:
+		d->probed = true;
+		want = 1;
+		break;
+	default:
+		break;
+	}
+	want = risk_source_take(&d->src, &d->brk, want, now, &w);
+	if (want == 0 && now + w + d->timeout <= d->deadline)
+		*wait_ms = w;		/* the next token of --rate */
+	return want;
 }
 
 /*
  * One write transaction: settle what finished, then claim as many
- * entries as there are free slots.  *claimed is how many were claimed.
- * When none could be, *wait_ms says how long to wait before trying
- * again (other drainers hold the cap, or an entry is due within
- * SOON_MS), or 0 when nothing is due soon.  The claim reads the clock
- * after settling, so a retry that settling made due is visible to it.
+ * entries as there are free slots and the source allows.  *claimed is
+ * how many were claimed.  When none could be, *wait_ms says how long to
+ * wait before trying again (other drainers hold the cap, a throttle or
+ * --rate, or an entry due within SOON_MS), or 0 when there is no reason
+ * to.  The claim reads the clock after settling, so a retry that
+ * settling made due is visible to it.
  */
 static int
 tick(struct drain *d, int *claimed, int64_t *wait_ms, char *err)
 {
 	struct risk_entry got[MAX_SLOTS];
+	struct risk_source was;
+	enum risk_gate g = RISK_GATE_OPEN;
 	int i, j, n = 0, r, want, leased;
 	int64_t now, next;
 
@@ -255,15 +345,32 @@ tick(struct drain *d, int *claimed, int64_t *wait_ms, char *err)
 		return RISK_OK;
 	if ((r = risk_db_begin(d->db, err)) != RISK_OK)
 		return r;
+	if ((r = risk_source_get(d->db, &d->src, err)) != RISK_OK)
+		goto fail;
+	was = d->src;
+	now = risk_now_ms();
+	for (i = 0; i < d->concurrency && d->ndone > 0; i++)
+		if (d->slot[i].done)
+			note(d, &d->slot[i], now);
 	for (i = 0; i < d->concurrency && d->ndone > 0; i++)
 		if (d->slot[i].done &&
 		    (r = settle(d, &d->slot[i], err)) != RISK_OK)
 			goto fail;
 	now = risk_now_ms();
+	if (want > 0 && may_claim(d, now))
+		want = allowed(d, want, now, wait_ms, &g);
+	else
+		want = 0;
 	if (want > 0) {
 		if ((r = risk_claim(d->db, now, d->lease, want, d->concurrency,
 		    d->max_attempts, got, &n, err)) != RISK_OK)
 			goto fail;
+		risk_source_untake(&d->src, want - n);
+		if (n == 0 && g == RISK_GATE_PROBE) {
+			d->src.probing = was.probing;	/* nothing to probe */
+			d->src.until = was.until;
+			d->probed = false;
+		}
 		if (n == 0) {
 			if ((r = risk_queue_leased(d->db, now, &leased, err)) !=
 			    RISK_OK || (r = risk_queue_next_due(d->db, &next,
@@ -275,6 +382,9 @@ tick(struct drain *d, int *claimed, int64_t *wait_ms, char *err)
 				*wait_ms = next > now ? next - now : 1;
 		}
 	}
+	if (memcmp(&was, &d->src, sizeof was) != 0 &&
+	    (r = risk_source_put(d->db, &d->src, err)) != RISK_OK)
+		goto fail;
 	if ((r = risk_db_commit(d->db, err)) != RISK_OK)
 		goto undo;
 	/* settled: count them and free their slots */
@@ -332,6 +442,44 @@ progress(struct drain *d, bool last)
 	    last ? "\r\033[K" : "");
 }
 
+/* The one line of a run that stops for the service, and its status. */
+static int
+report(struct drain *d)
+{
+	const struct risk_source *s = &d->src;
+	char since[32], until[32];
+
+	if (s->state == RISK_SRC_OK || !(d->stop || d->abort ||
+	    d->tripped || d->probed))
+		return RISK_EXIT_OK;
+	risk_time_format(s->since / 1000, since);
+	risk_time_format((s->until + 999) / 1000, until);
+	switch (s->state) {
+	case RISK_SRC_CREDENTIALS:
+		if (d->credfile != NULL)
+			cmd_err("source: credentials rejected (%s); check %s",
+			    s->reason, d->credfile);
+		else
+			cmd_err("source: credentials rejected (%s); give them "
+			    "with --credentials FILE", s->reason);
+		return RISK_EXIT_NOPERM;
+	case RISK_SRC_THROTTLED:
+		cmd_err("source: throttled until %s (%s)", until, s->reason);
+		return RISK_EXIT_TEMPFAIL;
+	default:
+		if (d->tripped)
+			cmd_err("source: legacy service down: %d of the last "
+			    "%d answers failed (last: %s); next probe after %s",
+			    d->tripcount, RISK_BREAKER_WINDOW, s->reason,
+			    until);
+		else
+			cmd_err("source: legacy service down since %s (%s: "
+			    "%s); next probe after %s", since, d->probed ?
+			    "probe" : "last", s->reason, until);
+		return RISK_EXIT_TEMPFAIL;
+	}
+}
+
 static int
 drain(struct drain *d)
 {
@@ -341,7 +489,8 @@ drain(struct drain *d)
 	bool aborted = false;
 
 	for (;;) {
-		if (stopping && !aborted && risk_fetcher_busy(d->f) > 0) {
+		if ((stopping || d->abort) && !aborted &&
+		    risk_fetcher_busy(d->f) > 0) {
 			risk_fetcher_abort(d->f, finished, d);
 			aborted = true;
 		}
@@ -362,8 +511,9 @@ drain(struct drain *d)
 				break;
 			if (claimed == 0 && wait == 0)
 				break;		/* nothing due soon */
-			if (claimed == 0) {	/* the cap, or a retry soon */
-				usleep((useconds_t)wait * 1000);
+			if (claimed == 0) {	/* the cap, a pause, a retry */
+				usleep((useconds_t)(wait < 1000 ? wait : 1000) *
+				    1000);
 				continue;
 			}
 		}
@@ -373,13 +523,7 @@ drain(struct drain *d)
 		}
 	}
 	progress(d, true);
-	if (d->tripped) {
-		cmd_err("%s: legacy service looks down (%d failures in a row, "
-		    "last: %s); stopping early", "source", d->tripcount,
-		    d->tripreason);
-		return RISK_EXIT_TEMPFAIL;
-	}
-	return RISK_EXIT_OK;
+	return report(d);
 }
 
 int
@@ -387,8 +531,8 @@ main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
 	struct cmd_fetch fx;
-	struct drain d = { .max_attempts = 5, .breaker = 5, .lease = -1,
-	    .backoff = 30000 };
+	struct drain d = { .max_attempts = 5, .lease = -1, .backoff = 30000,
+	    .brk = { .trip = 28, .cooldown_ms = 60000, .throttle_ms = 60000 } };
 	char err[RISK_ERRLEN];
 	struct sigaction sa;
 	int64_t maxtime = 600000;
@@ -405,8 +549,12 @@ main(int argc, char *argv[])
 			d.backoff = cmd_duration("backoff", optarg, usage);
 			break;
 		case OPT_BREAKER:
-			d.breaker = (int)cmd_number("breaker", optarg, 0,
-			    1000000, usage);
+			d.brk.trip = (int)cmd_number("breaker", optarg, 0,
+			    RISK_BREAKER_WINDOW, usage);
+			break;
+		case OPT_COOLDOWN:
+			d.brk.cooldown_ms = cmd_duration("cooldown", optarg,
+			    usage);
 			break;
 		case OPT_LEASE:
 			d.lease = cmd_duration("lease", optarg, usage);
@@ -418,6 +566,9 @@ main(int argc, char *argv[])
 		case OPT_MAX_TIME:
 			maxtime = cmd_duration("max-time", optarg, usage);
 			break;
+		case OPT_RATE:
+			rate(optarg, &d.brk, usage);
+			break;
 		default:
 			cmd_optfail(c, argv, usage);
 		}
@@ -428,6 +579,9 @@ main(int argc, char *argv[])
 		cmd_badopt(usage, "%s: unexpected argument (risk-drain takes "
 		    "IDs from the queue; see risk-enqueue)", argv[0]);
 	cmd_fetch_done(&fx, usage);
+	if (d.brk.trip == 0)
+		d.brk.trip = RISK_BREAKER_WINDOW + 1;	/* never opens */
+	d.credfile = fx.fo.credentials;
 	d.timeout = fx.fo.timeout_ms;
 	d.concurrency = fx.fo.concurrency;
 	d.map = fx.map;
@@ -452,11 +606,13 @@ main(int argc, char *argv[])
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	srandom((unsigned)getpid() ^ (unsigned)risk_now_ms());	/* jitter */
 	d.run.started_at = risk_now_ms();
 	d.deadline = d.run.started_at + maxtime;
 	d.db = cmd_open(&dbo);
 	if (risk_fetcher_new(&d.f, &fx.fo, err) != RISK_OK)
 		cmd_die(RISK_EXIT_ERROR, "%s", err);
+	d.fp = risk_fetcher_fingerprint(d.f);
 
 	st = drain(&d);
 

@@ -15,12 +15,15 @@
 #define BATCH 10000
 #define MAX_REDRIVES 3
 
-enum { OPT_DELAY = OPT_COMMON_END, OPT_MAX_REDRIVES, OPT_REDRIVE };
+enum { OPT_DELAY = OPT_COMMON_END, OPT_MAX_REDRIVES, OPT_PRIORITY,
+	OPT_REDRIVE };
 
 static const struct cmd_option options[] = {
 	{ "delay", OPT_DELAY, "DUR", "0", "due this long from now" },
 	{ "max-redrives", OPT_MAX_REDRIVES, "N", "3",
 	    "refuse letters redriven N times" },
+	{ "priority", OPT_PRIORITY, "LEVEL", "normal",
+	    "high, normal or low; raises, never lowers" },
 	{ "redrive", OPT_REDRIVE, NULL, NULL,
 	    "move dead letters (all, or IDs) back to the queue" },
 	COMMON_OPTIONS,
@@ -31,6 +34,7 @@ struct enq {
 	int status;		/* first: cmd_bad_id() sets it */
 	struct risk_db *db;
 	int64_t due;
+	enum risk_priority prio;
 	int max_redrives;
 	bool redrive;
 	struct cmd_batch w;
@@ -43,7 +47,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: risk-enqueue [-hqVv] [--db PATH] [--stage NAME] [--queue PATH]\n"
-	    "                    [--delay DUR] [ID ...]\n"
+	    "                    [--delay DUR] [--priority high|normal|low]\n"
+	    "                    [ID ...]\n"
 	    "       risk-enqueue --redrive [--max-redrives N] [-hqVv] [--db PATH]\n"
 	    "                    [--stage NAME] [--queue PATH] [ID ...]\n");
 }
@@ -89,8 +94,8 @@ one(const char *id, void *arg)
 	}
 	if (cmd_batch_begin(&q->w) != 0)
 		return 1;
-	if ((r = risk_enqueue(q->db, id, risk_now_ms() + q->due, &isnew,
-	    &queued, err)) != RISK_OK)
+	if ((r = risk_enqueue_prio(q->db, id, risk_now_ms() + q->due,
+	    q->prio, &isnew, &queued, err)) != RISK_OK)
 		return fatal(q, r, err);
 	if (isnew)
 		q->added++;
@@ -145,11 +150,13 @@ int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct enq q = { .max_redrives = MAX_REDRIVES };
+	struct enq q = { .max_redrives = MAX_REDRIVES,
+	    .prio = RISK_PRIO_NORMAL };
 	struct risk_loop loop = { .id = one, .bad = cmd_bad_id, .idle = idle,
 	    .arg = &q, .fd = 0 };
 	char err[RISK_ERRLEN];
-	bool delay = false;
+	bool delay = false, prio = false;
+	char sbuf[80];
 	int c, r;
 
 	cmd_init("risk-enqueue");
@@ -165,6 +172,19 @@ main(int argc, char *argv[])
 			q.max_redrives = (int)cmd_number("max-redrives",
 			    optarg, 0, 1000000, usage);
 			break;
+		case OPT_PRIORITY:
+			if (strcmp(optarg, "high") == 0)
+				q.prio = RISK_PRIO_HIGH;
+			else if (strcmp(optarg, "normal") == 0)
+				q.prio = RISK_PRIO_NORMAL;
+			else if (strcmp(optarg, "low") == 0)
+				q.prio = RISK_PRIO_LOW;
+			else
+				cmd_badopt(usage, "--priority: %s: not high, "
+				    "normal or low", cmd_safe(optarg, sbuf,
+				    sizeof sbuf));
+			prio = true;
+			break;
 		case OPT_REDRIVE:
 			q.redrive = true;
 			break;
@@ -176,6 +196,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (q.redrive && delay)
 		cmd_badopt(usage, "--delay does not go with --redrive");
+	if (q.redrive && prio)
+		cmd_badopt(usage, "--priority does not go with --redrive");
 	if (!q.redrive && q.max_redrives != MAX_REDRIVES)
 		cmd_badopt(usage, "--max-redrives goes with --redrive");
 

@@ -69,8 +69,9 @@ idle(void *arg)
 }
 
 /* Queue a fetch; false (and enqueueing stops) on a database error. */
+/* A miss is high priority (someone is waiting), a stale record normal. */
 static bool
-enqueue(struct get *g, const char *id)
+enqueue(struct get *g, const char *id, enum risk_priority prio)
 {
 	char err[RISK_ERRLEN];
 	bool isnew, queued;
@@ -78,8 +79,8 @@ enqueue(struct get *g, const char *id)
 
 	if (!g->enqueue || cmd_batch_begin(&g->w) != 0)
 		return false;
-	if ((r = risk_enqueue(g->db, id, g->now, &isnew, &queued, err)) !=
-	    RISK_OK) {
+	if ((r = risk_enqueue_prio(g->db, id, g->now, prio, &isnew, &queued,
+	    err)) != RISK_OK) {
 		cmd_batch_fail(&g->w, r, err);	/* enqueueing stops */
 		return false;
 	}
@@ -119,11 +120,11 @@ one(const char *id, void *arg)
 		v.rec = &rec;
 		v.max_age_ms = rec.found ? g->max_age : g->nf_max_age;
 		if (g->now - rec.fetched_at > v.max_age_ms)
-			v.queued = enqueue(g, id);
+			v.queued = enqueue(g, id, RISK_PRIO_NORMAL);
 		if (!rec.found)
 			cmd_worse(&g->status, RISK_EXIT_PARTIAL);
 	} else if (r == RISK_ENOTFOUND) {
-		v.queued = enqueue(g, id);
+		v.queued = enqueue(g, id, RISK_PRIO_HIGH);
 		cmd_worse(&g->status, RISK_EXIT_PARTIAL);
 	} else {
 		cmd_err("%s", err);
@@ -145,7 +146,8 @@ all(const struct risk_record *rec, void *arg)
 
 /* CGI: queue one fetch of id now, in its own transaction. */
 static int
-cgi_enqueue(struct risk_db *db, const char *id, int64_t now, bool *queued)
+cgi_enqueue(struct risk_db *db, const char *id, int64_t now,
+    enum risk_priority prio, bool *queued)
 {
 	char err[RISK_ERRLEN];
 	bool isnew;
@@ -153,7 +155,8 @@ cgi_enqueue(struct risk_db *db, const char *id, int64_t now, bool *queued)
 
 	*queued = false;
 	if ((r = risk_db_begin(db, err)) == RISK_OK &&
-	    (r = risk_enqueue(db, id, now, &isnew, queued, err)) == RISK_OK &&
+	    (r = risk_enqueue_prio(db, id, now, prio, &isnew, queued, err)) ==
+	    RISK_OK &&
 	    (r = risk_db_commit(db, err)) == RISK_OK)
 		return RISK_OK;
 	risk_db_rollback(db);
@@ -195,9 +198,10 @@ respond(const struct risk_cgi_env *env, const struct risk_db_opts *dbo,
 			/* a failed refresh still answers from the cache */
 			if (v.now_ms - rec.fetched_at > v.max_age_ms)
 				cgi_enqueue(*dbp, req.id, v.now_ms,
-				    &v.queued);
+				    RISK_PRIO_NORMAL, &v.queued);
 		} else if (r == RISK_ENOTFOUND) {
-			r = cgi_enqueue(*dbp, req.id, v.now_ms, &v.queued);
+			r = cgi_enqueue(*dbp, req.id, v.now_ms,
+			    RISK_PRIO_HIGH, &v.queued);
 		} else {
 			cmd_err("%s", err);
 		}

@@ -35,11 +35,13 @@
 #define APP_ID_QUEUE 0x5249534b	/* the same: a queue file is ours too */
 /*
  * user_version of the main schema: 1 records, dead letters and logs; 2
- * the status history (history.c).  The queue's schema stays at 1 (a
- * separate queue file never needs the main schema's changes).
+ * the status history (history.c); 3 the legacy service's shared state
+ * (source.c) and the fetch log's failure class.  The queue's: 1 the
+ * first; 2 queue.priority and its claim index.  A file that holds both
+ * carries the main schema's number.
  */
-#define SCHEMA_VERSION 2
-#define QUEUE_VERSION 1
+#define SCHEMA_VERSION 3
+#define QUEUE_VERSION 2
 #define BUSY_DEFAULT_MS 10000
 /*
  * The -wal file is kept (SQLITE_FCNTL_PERSIST_WAL, for readers that may
@@ -57,6 +59,43 @@
 #define WAL_KEEP_SQL(schema) \
 	"PRAGMA " schema ".journal_size_limit=1048576"	/* WAL_KEEP */
 #define WAL_TRIM_WAIT_MS 200
+
+/*
+ * The legacy service's state, one row shared by every drainer (see
+ * source.c): the breaker, a throttle, rejected credentials, the token
+ * bucket of --rate.
+ */
+#define SCHEMA_SOURCE \
+    "CREATE TABLE IF NOT EXISTS main.source (" \
+    "  id INTEGER PRIMARY KEY CHECK (id = 1)," \
+    "  state TEXT NOT NULL,"	/* ok down throttled credentials */ \
+    "  since INTEGER NOT NULL,"	/* ms: in this state since */ \
+    "  until INTEGER NOT NULL,"	/* ms: no request before (0: none) */ \
+    "  reason TEXT,"		/* the last failure's */ \
+    "  window INTEGER NOT NULL,"	/* the last 32 answers, 1 = down */ \
+    "  window_at INTEGER NOT NULL,"	/* ms: last shifted */ \
+    "  probing INTEGER NOT NULL,"	/* a probe is out (half-open) */ \
+    "  cred_fp TEXT,"		/* credentials file when rejected */ \
+    "  tokens REAL NOT NULL,"	/* --rate's bucket */ \
+    "  tokens_at INTEGER NOT NULL," \
+    "  rate_n INTEGER NOT NULL,"	/* the rate last used; 0: none */ \
+    "  rate_ms INTEGER NOT NULL" \
+    ") STRICT;"
+/* The queue's version 2; ALTER TABLE ADD COLUMN writes the same text into
+ * sqlite_schema, so a migrated queue file reads as a new one does. */
+#define SCHEMA_PRIORITY \
+    "priority INTEGER NOT NULL DEFAULT 1 CHECK (priority BETWEEN 0 AND 2)"
+#define SCHEMA_PICK \
+    "CREATE INDEX IF NOT EXISTS %s.queue_pick ON queue(priority, due, id);"
+
+/* Upgrades that IF NOT EXISTS cannot make: main to 3, the queue to 2 (a
+ * file holding both: main to 3). */
+static const char migrate3_main[] =
+    "ALTER TABLE main.fetch_log ADD COLUMN class TEXT;";
+static const char migrate2_queue[] =
+    "ALTER TABLE %s.queue ADD COLUMN " SCHEMA_PRIORITY ";"
+    "DROP INDEX IF EXISTS %s.queue_due;"
+    SCHEMA_PICK;
 
 static const char schema_main[] =
     "CREATE TABLE IF NOT EXISTS main.record ("
@@ -80,7 +119,7 @@ static const char schema_main[] =
     "  outcome TEXT NOT NULL,"		/* stored not_found retry dead ... */
     "  http INTEGER,"
     "  ms INTEGER,"
-    "  reason TEXT"
+    "  reason TEXT, class TEXT"	/* company down throttled credentials */
     ") STRICT;"
     "CREATE INDEX IF NOT EXISTS main.fetch_log_at ON fetch_log(at);"
     "CREATE TABLE IF NOT EXISTS main.drain_run ("
@@ -90,7 +129,8 @@ static const char schema_main[] =
     "  not_found INTEGER NOT NULL, retried INTEGER NOT NULL,"
     "  dead INTEGER NOT NULL, released INTEGER NOT NULL,"
     "  exit_status INTEGER NOT NULL"
-    ") STRICT;";
+    ") STRICT;"
+    SCHEMA_SOURCE;
 
 /*
  * Version 1 to 2: the status history, seeded with one first answer per
@@ -135,9 +175,9 @@ static const char schema_queue[] =
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  redrives INTEGER NOT NULL DEFAULT 0,"
     "  enqueued_at INTEGER NOT NULL,"
-    "  last_error TEXT"
+    "  last_error TEXT, " SCHEMA_PRIORITY
     ") STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS %s.queue_due ON queue(due, id);"
+    SCHEMA_PICK
     "CREATE INDEX IF NOT EXISTS %s.queue_lease ON queue(due)"
     "  WHERE token IS NOT NULL;";
 
@@ -471,6 +511,7 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	char sql[2048];
 	int want = withmain ? SCHEMA_VERSION : QUEUE_VERSION;
 	int app, ver, nobj, r, n;
+	bool old;
 
 	if ((r = read_header(db, schema, &app, &ver, NULL, what, err)) !=
 	    RISK_OK)
@@ -512,13 +553,28 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 			db->version = ver;
 		return RISK_OK;
 	}
-	/* every statement is IF NOT EXISTS; the history (and its seeding
-	 * from the records) is new in version 2 */
+	/* every CREATE is IF NOT EXISTS (the source table is new in 3);
+	 * the history, seeded from the records, is new in version 2 and
+	 * must be seeded once; columns come by ALTER TABLE */
+	old = app == APP_ID_MAIN && ver > 0;
 	if (withmain && (r = exec(db, schema_main, err, what)) != RISK_OK)
 		goto fail;
-	if (withmain && (r = exec(db, schema_history, err, what)) != RISK_OK)
+	if (withmain && (!old || ver < 2) &&
+	    (r = exec(db, schema_history, err, what)) != RISK_OK)
 		goto fail;
-	if (withqueue) {
+	if (withmain && old && ver < 3 &&
+	    (r = exec(db, migrate3_main, err, what)) != RISK_OK)
+		goto fail;
+	if (withqueue && old && ver < (withmain ? 3 : 2)) {
+		n = snprintf(sql, sizeof sql, migrate2_queue, schema, schema,
+		    schema);
+		if (n < 0 || (size_t)n >= sizeof sql) {
+			r = risk_seterr(err, RISK_EINVAL, "schema too long");
+			goto fail;
+		}
+		if ((r = exec(db, sql, err, what)) != RISK_OK)
+			goto fail;
+	} else if (withqueue) {
 		n = snprintf(sql, sizeof sql, schema_queue, schema, schema,
 		    schema);
 		if (n < 0 || (size_t)n >= sizeof sql) {

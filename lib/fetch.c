@@ -80,6 +80,7 @@ struct risk_fetcher {
 	char *url;		/* scratch for one URL; curl copies it */
 	size_t urlmax;
 	char *netrc;		/* path, when the credentials are a netrc */
+	char fp[RISK_FP_LEN];	/* fingerprint of the credentials file */
 	struct curl_slist *headers;
 	char *keypass;		/* the client key's passphrase, or NULL */
 	bool have_cert;		/* we present a client certificate */
@@ -263,6 +264,24 @@ first_word(const char *buf, size_t len, char *out, size_t outsz)
 	out[n] = '\0';
 }
 
+/*
+ * FNV-1a of the file: enough to notice that an operator changed it, and
+ * nothing to learn the secret from in the 64 bits kept (the database
+ * holds it, never the content).
+ */
+static void
+fingerprint(const char *buf, size_t len, char out[RISK_FP_LEN])
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	snprintf(out, RISK_FP_LEN, "%016llx", (unsigned long long)h);
+}
+
 static int
 load_credentials(struct risk_fetcher *f, const char *path, char *err)
 {
@@ -342,6 +361,8 @@ load_credentials(struct risk_fetcher *f, const char *path, char *err)
 		    "file nor \"Name: value\" header lines", path);
 	}
 out:
+	if (rc == RISK_OK)
+		fingerprint(buf, len, f->fp);
 	explicit_bzero(buf, len < CRED_MAX + 1 ? len : CRED_MAX + 1);
 	free(buf);
 	close(fd);
@@ -531,6 +552,12 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 fail:
 	risk_fetcher_free(f);
 	return rc;
+}
+
+const char *
+risk_fetcher_fingerprint(struct risk_fetcher *f)
+{
+	return f->fp;
 }
 
 int

@@ -10,15 +10,15 @@
 #include "internal.h"
 
 static const char sql_log[] =
-    "INSERT INTO main.fetch_log (at, id, outcome, http, ms, reason)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO main.fetch_log (at, id, outcome, http, ms, reason, class)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char sql_run[] =
     "INSERT INTO main.drain_run (started_at, ended_at, claimed, stored,"
     " not_found, retried, dead, released, exit_status)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 static const char *const outcome_name[RISK_NOUTCOME] = {
-	"stored", "not_found", "retry", "dead", "lost", "released"
+	"stored", "not_found", "retry", "dead", "lost", "released", "deferred"
 };
 
 const char *
@@ -55,6 +55,9 @@ risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
 	sqlite3_bind_int64(st, 5, e->ms);
 	if (e->reason != NULL)
 		sqlite3_bind_text(st, 6, e->reason, -1, SQLITE_STATIC);
+	if (risk_fail_class_name(e->fail_class) != NULL)
+		sqlite3_bind_text(st, 7, risk_fail_class_name(e->fail_class),
+		    -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, db->path);

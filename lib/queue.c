@@ -33,22 +33,28 @@
 #include "internal.h"
 
 static const char sql_has[] =
-    "SELECT due, token, attempts FROM %1$s.queue WHERE id = ?1";
+    "SELECT due, token, attempts, priority FROM %1$s.queue WHERE id = ?1";
 static const char sql_enqueue[] =
-    "INSERT INTO %1$s.queue (id, due, enqueued_at) VALUES (?1, ?2, ?3)"
+    "INSERT INTO %1$s.queue (id, due, enqueued_at, priority)"
+    " VALUES (?1, ?2, ?3, ?4)"
     " ON CONFLICT (id) DO UPDATE SET due = min(due, excluded.due)"
     " WHERE token IS NULL AND attempts = 0";
+static const char sql_raise[] =
+    "UPDATE %1$s.queue SET priority = ?2 WHERE id = ?1 AND priority < ?2";
 static const char sql_dead_has[] = "SELECT 1 FROM main.dead WHERE id = ?1";
 static const char sql_leased[] =
     "SELECT count(*) FROM %1$s.queue WHERE token IS NOT NULL AND due > ?1"
     " AND due <= ?2";
 static const char sql_unforge[] =
     "UPDATE %1$s.queue SET due = ?1 WHERE token IS NOT NULL AND due > ?2";
+/* Per priority, so that each walks the index queue_pick in its order. */
 static const char sql_next[] =
-    "SELECT due FROM %1$s.queue WHERE token IS NULL ORDER BY due LIMIT 1";
+    "SELECT due FROM %1$s.queue WHERE priority = ?1 AND token IS NULL"
+    " ORDER BY due LIMIT 1";
 static const char sql_pick[] =
     "SELECT id, attempts, redrives, enqueued_at, due, last_error"
-    " FROM %1$s.queue WHERE due <= ?1 ORDER BY due, id LIMIT ?2";
+    " FROM %1$s.queue WHERE priority = ?3 AND due <= ?1"
+    " ORDER BY due, id LIMIT ?2";
 static const char sql_take[] =
     "UPDATE %1$s.queue SET token = ?2, due = ?3, attempts = attempts + 1"
     " WHERE id = ?1";
@@ -57,6 +63,9 @@ static const char sql_ack[] =
     "DELETE FROM %1$s.queue WHERE id = ?1 AND token = ?2";
 static const char sql_release[] =
     "UPDATE %1$s.queue SET token = NULL, due = ?3,"
+    " attempts = max(attempts - 1, 0) WHERE id = ?1 AND token = ?2";
+static const char sql_defer[] =
+    "UPDATE %1$s.queue SET token = NULL, due = ?3, last_error = ?4,"
     " attempts = max(attempts - 1, 0) WHERE id = ?1 AND token = ?2";
 static const char sql_retry[] =
     "UPDATE %1$s.queue SET token = NULL, due = ?3, last_error = ?4"
@@ -149,10 +158,32 @@ int
 risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
     bool *isnew, bool *queued, char *err)
 {
+	return risk_enqueue_prio(db, id, due_ms, RISK_PRIO_NORMAL, isnew,
+	    queued, err);
+}
+
+/* Raise the priority of a queued entry; never lowers it. */
+static int
+raise_prio(struct risk_db *db, const char *id, enum risk_priority prio,
+    char *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = risk__qstmt(db, S_RAISE, sql_raise, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, prio);
+	return done(db, st, err, risk__qfile(db));
+}
+
+int
+risk_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
+    enum risk_priority prio, bool *isnew, bool *queued, char *err)
+{
 	sqlite3_stmt *st;
 	int rc;
 	bool had, dead;
-	int64_t due = 0, attempts = 0;
+	int64_t due = 0, attempts = 0, oldprio = 0;
 	bool leased = false;
 
 	*isnew = *queued = false;
@@ -164,14 +195,20 @@ risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
 		due = sqlite3_column_int64(st, 0);
 		leased = sqlite3_column_type(st, 1) != SQLITE_NULL;
 		attempts = sqlite3_column_int64(st, 2);
+		oldprio = sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, risk__qfile(db));
+	if (prio < RISK_PRIO_LOW || prio > RISK_PRIO_HIGH)
+		prio = RISK_PRIO_NORMAL;
 	if (had) {
 		*queued = true;
+		if (oldprio < prio && (rc = raise_prio(db, id, prio, err)) !=
+		    RISK_OK)
+			return rc;
 		if (leased || attempts > 0 || due <= due_ms)
-			return RISK_OK;		/* nothing to change */
+			return RISK_OK;		/* nothing else to change */
 	} else {
 		if ((rc = is_dead(db, id, &dead, err)) != RISK_OK)
 			return rc;
@@ -183,6 +220,7 @@ risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, due_ms);
 	sqlite3_bind_int64(st, 3, risk_now_ms());
+	sqlite3_bind_int(st, 4, prio);
 	if ((rc = done(db, st, err, risk__qfile(db))) != RISK_OK)
 		return rc;
 	*isnew = !had;
@@ -213,13 +251,21 @@ risk_queue_next_due(struct risk_db *db, int64_t *due, char *err)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = risk__qstmt(db, S_NEXT_DUE, sql_next, err)) == NULL)
-		return RISK_EDB;
-	rc = sqlite3_step(st);
-	*due = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
-	    risk__dberr(db, rc, err, db->path);
+	int p;
+
+	*due = INT64_MAX;
+	for (p = RISK_PRIO_HIGH; p >= RISK_PRIO_LOW; p--) {
+		if ((st = risk__qstmt(db, S_NEXT_DUE, sql_next, err)) == NULL)
+			return RISK_EDB;
+		sqlite3_bind_int(st, 1, p);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) < *due)
+			*due = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+	}
+	return RISK_OK;
 }
 
 /* A text column into buf, "" for NULL, cut to fit. */
@@ -366,7 +412,7 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 {
 	sqlite3_value *key[RISK_CLAIM_MAX];
 	sqlite3_stmt *st;
-	int rc, r, leased, i, got = 0;
+	int rc, r, leased, i, p, got = 0;
 	bool dead;
 
 	*n = 0;
@@ -394,20 +440,27 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	/* Pick first, then take: updating due moves rows in the index the
 	 * pick is walking.  The exact key is kept: a hostile ID is deleted
 	 * by its every byte, not by a copy that was cut. */
-	if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_int64(st, 1, now_ms);
-	sqlite3_bind_int(st, 2, max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_row(st, max_attempts, &out[got]);
-		if ((key[got] = sqlite3_value_dup(sqlite3_column_value(st,
-		    0))) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
+	for (p = RISK_PRIO_HIGH, rc = SQLITE_DONE; p >= RISK_PRIO_LOW &&
+	    got < max && rc == SQLITE_DONE; p--) {
+		if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) ==
+		    NULL) {
+			r = RISK_EDB;
+			goto out;
 		}
-		got++;
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_bind_int(st, 2, max - got);
+		sqlite3_bind_int(st, 3, p);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			read_row(st, max_attempts, &out[got]);
+			if ((key[got] = sqlite3_value_dup(sqlite3_column_value(
+			    st, 0))) == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			got++;
+		}
+		sqlite3_reset(st);
 	}
-	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		r = risk__dberr(db, rc, err, db->split ? db->qpath :
 		    db->path);
@@ -494,6 +547,13 @@ risk_ack(struct risk_db *db, const struct risk_entry *e, char *err)
 	/* A crash mid-move may have left a stale dead letter behind. */
 	return e->redrives > 0 || e->attempts > 1 ? dead_del(db, e->id, err) :
 	    RISK_OK;
+}
+
+int
+risk_defer(struct risk_db *db, const struct risk_entry *e, const char *reason,
+    int64_t due_ms, char *err)
+{
+	return by_token(db, S_DEFER, sql_defer, e, due_ms, reason, err);
 }
 
 int

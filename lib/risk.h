@@ -25,8 +25,10 @@ enum {
 	RISK_EXIT_OK = 0,	/* everything asked for was done */
 	RISK_EXIT_PARTIAL = 1,	/* some IDs had no record / failed */
 	RISK_EXIT_ERROR = 2,	/* usage, invalid input, broken database */
-	RISK_EXIT_TEMPFAIL = 75	/* try again later: database busy,
+	RISK_EXIT_TEMPFAIL = 75,	/* try again later: database busy,
 				   legacy service down (EX_TEMPFAIL) */
+	RISK_EXIT_NOPERM = 77	/* the legacy service rejected the
+				   credentials: a person must act (EX_NOPERM) */
 };
 
 /* Library status codes. */
@@ -44,6 +46,23 @@ enum {
 	RISK_EFULL = -10,	/* no free slot */
 	RISK_ELOST = -11,	/* lease lost: another worker owns it now */
 	RISK_ENOTJSON = -12	/* a body that is not JSON at all */
+};
+
+/*
+ * Whose failure a finished transfer was (SPEC, "The legacy service's
+ * health").  Only a company's own failures move it towards the dead
+ * letters; the others are the service's, and say what every drainer
+ * should do next.  A 200 is RISK_FAIL_NONE here: whether its body maps
+ * to a record is the caller's to judge (a body that is not JSON at all,
+ * a maintenance page, is the service's; JSON that maps to no record is
+ * the company's).
+ */
+enum risk_fail_class {
+	RISK_FAIL_NONE,		/* an answer (200, 404), or aborted */
+	RISK_FAIL_COMPANY,	/* other 4xx, a body over the size cap */
+	RISK_FAIL_DOWN,		/* no connection, timeout, 408, 5xx, 3xx */
+	RISK_FAIL_THROTTLED,	/* 429, or 503 with Retry-After */
+	RISK_FAIL_CREDENTIALS	/* 401, 407 */
 };
 
 /* ---- err.c ---------------------------------------------------------- */
@@ -254,6 +273,13 @@ struct risk_entry {
 /* A redrive count beyond this was not written by a redrive. */
 #define RISK_REDRIVES_MAX 1000000
 
+/* Claims take higher priority first, then the earliest due. */
+enum risk_priority {
+	RISK_PRIO_LOW = 0,	/* bulk loads (risk-enqueue --priority low) */
+	RISK_PRIO_NORMAL = 1,	/* refreshes of stale records; the default */
+	RISK_PRIO_HIGH = 2	/* someone is waiting (a risk-get miss) */
+};
+
 /*
  * Queue id to be due at due_ms.  One pending entry per company: an entry
  * already there keeps the earlier due time; a leased entry is left alone.
@@ -262,14 +288,19 @@ struct risk_entry {
  */
 int risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
     bool *isnew, bool *queued, char *err);
+/* The same at a priority (risk_enqueue: normal).  An entry already
+ * queued is raised to prio if lower, never lowered. */
+int risk_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
+    enum risk_priority prio, bool *isnew, bool *queued, char *err);
 /* When the next entry no worker holds is due (INT64_MAX: none). */
 int risk_queue_next_due(struct risk_db *db, int64_t *due, char *err);
 /* Leases held now and not expired, by all workers. */
 int risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err);
 /*
- * Claim up to max due entries, earliest due first, leasing each until
- * now+lease_ms and counting an attempt.  Claims no more than cap minus
- * the live leases (cap <= 0: no cap).  Call inside risk_db_begin.
+ * Claim up to max due entries, higher priority first, then earliest
+ * due, leasing each until now+lease_ms and counting an attempt.  Claims
+ * no more than cap minus the live leases (cap <= 0: no cap).  Call
+ * inside risk_db_begin.
  *
  * The queue file may be written by hand, so every row is checked whole
  * before it is leased.  Entries come back with buried set, and are not
@@ -284,6 +315,10 @@ int risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms,
     char *err);
 /* Done: delete the entry if this lease still holds it (else RISK_ELOST). */
 int risk_ack(struct risk_db *db, const struct risk_entry *e, char *err);
+/* Give the lease back without counting the attempt, due again at due_ms
+ * with reason kept: the service failed, not the company. */
+int risk_defer(struct risk_db *db, const struct risk_entry *e,
+    const char *reason, int64_t due_ms, char *err);
 /* Give the lease back without counting the attempt (shutdown). */
 int risk_release(struct risk_db *db, const struct risk_entry *e, char *err);
 /*
@@ -327,7 +362,9 @@ int risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
  */
 enum risk_outcome {
 	RISK_OUT_STORED, RISK_OUT_NOT_FOUND, RISK_OUT_RETRY, RISK_OUT_DEAD,
-	RISK_OUT_LOST, RISK_OUT_RELEASED, RISK_NOUTCOME
+	RISK_OUT_LOST, RISK_OUT_RELEASED,
+	RISK_OUT_DEFERRED,	/* the service's failure: handed back uncounted */
+	RISK_NOUTCOME
 };
 const char *risk_outcome_str(enum risk_outcome o);
 /* The outcome a name stands for; RISK_NOUTCOME if none. */
@@ -339,6 +376,7 @@ struct risk_log_entry {
 	const char *id;
 	enum risk_outcome outcome;	/* RISK_NOUTCOME: a name read back
 					   from the log that we do not know */
+	enum risk_fail_class fail_class;	/* whose failure; NONE */
 	long http;		/* 0: no response */
 	int64_t ms;		/* how long the request took */
 	const char *reason;	/* NULL on success */
@@ -353,6 +391,80 @@ struct risk_run {
 	int exit_status;
 };
 int risk_run_put(struct risk_db *db, const struct risk_run *r, char *err);
+
+/* ---- source.c: the legacy service's health, shared ------------------ */
+
+/*
+ * One row in the database that every drainer reads and writes inside
+ * its claim transaction (see source.c for the invariants).
+ */
+enum risk_source_state {
+	RISK_SRC_OK,		/* closed: requests flow */
+	RISK_SRC_DOWN,		/* the breaker is open: a probe per cool-down */
+	RISK_SRC_THROTTLED,	/* the service asked for a pause until `until` */
+	RISK_SRC_CREDENTIALS	/* 401/407: a probe per cool-down, or when the
+				   credentials file changes */
+};
+
+#define RISK_BREAKER_WINDOW 32	/* answers the breaker judges */
+#define RISK_FP_LEN 17		/* a credentials fingerprint, hex, NUL */
+
+struct risk_source {
+	enum risk_source_state state;
+	int64_t since;		/* ms: in this state since */
+	int64_t until;		/* ms: no request (or probe) before this */
+	char reason[256];	/* the last failure that moved it */
+	uint32_t window;	/* the last 32 answers: bit set = failed */
+	int64_t window_at;	/* ms: last failure shifted in */
+	bool probing;		/* half-open: a probe is out */
+	char cred_fp[RISK_FP_LEN];	/* credentials that were rejected */
+	double tokens;		/* --rate: the bucket */
+	int64_t tokens_at;	/* ms: last refilled */
+	long rate_n;		/* the rate last used: rate_n per rate_ms */
+	int64_t rate_ms;	/* (0: no --rate seen) */
+};
+
+/* A drainer's settings for the policy. */
+struct risk_breaker {
+	int trip;		/* failures among the last 32 that open it */
+	int64_t cooldown_ms;	/* between probes while open or rejected */
+	int64_t throttle_ms;	/* a 429 without Retry-After pauses this */
+	long rate_n;		/* --rate N/DUR; 0: none */
+	int64_t rate_ms;
+};
+
+enum risk_gate {
+	RISK_GATE_OPEN,		/* claim as many as the slots allow */
+	RISK_GATE_PROBE,	/* claim one: the probe, now ours */
+	RISK_GATE_WAIT,		/* claim none; ask again after *wait_ms */
+	RISK_GATE_STOP		/* claim none; the run should end */
+};
+
+/* The row as stored (all zero, "ok", when there is none yet). */
+int risk_source_get(struct risk_db *db, struct risk_source *s, char *err);
+int risk_source_put(struct risk_db *db, const struct risk_source *s,
+    char *err);
+/* Fold one finished answer in; true if the state changed.  fp is the
+ * fingerprint of the credentials file ("" without one). */
+bool risk_source_note(struct risk_source *s, const struct risk_breaker *b,
+    enum risk_fail_class c, const char *reason, int64_t retry_after_ms,
+    const char *fp, int64_t now);
+/* May requests start now?  A PROBE is recorded in s (half-open). */
+enum risk_gate risk_source_gate(struct risk_source *s,
+    const struct risk_breaker *b, const char *fp, int64_t now,
+    int64_t *wait_ms);
+/* Take up to want tokens of --rate (all of them without one); when none,
+ * *wait_ms says when the next is due.  untake gives unused ones back. */
+int risk_source_take(struct risk_source *s, const struct risk_breaker *b,
+    int want, int64_t now, int64_t *wait_ms);
+void risk_source_untake(struct risk_source *s, int n);
+/* Failures among the last 32 answers. */
+int risk_source_failures(const struct risk_source *s);
+/* "ok" "down" "throttled" "credentials_rejected" */
+const char *risk_source_state_name(enum risk_source_state st);
+/* "company" "down" "throttled" "credentials"; NULL for NONE. */
+const char *risk_fail_class_name(enum risk_fail_class c);
+enum risk_fail_class risk_fail_class_parse(const char *name);
 
 /* ---- purge.c: retention --------------------------------------------- */
 
@@ -499,22 +611,6 @@ enum risk_fetch_outcome {
 	RISK_FETCH_ABORTED	/* stopped by risk_fetcher_abort: no answer */
 };
 
-/*
- * Whose failure a finished transfer was (SPEC, "The legacy service's
- * health").  Only a company's own failures move it towards the dead
- * letters; the others are the service's, and say what every drainer
- * should do next.  A 200 is RISK_FAIL_NONE here: whether its body maps
- * to a record is the caller's to judge (a body that is not JSON at all,
- * a maintenance page, is the service's; JSON that maps to no record is
- * the company's).
- */
-enum risk_fail_class {
-	RISK_FAIL_NONE,		/* an answer (200, 404), or aborted */
-	RISK_FAIL_COMPANY,	/* other 4xx, a body over the size cap */
-	RISK_FAIL_DOWN,		/* no connection, timeout, 408, 5xx, 3xx */
-	RISK_FAIL_THROTTLED,	/* 429, or 503 with Retry-After */
-	RISK_FAIL_CREDENTIALS	/* 401, 407 */
-};
 
 struct risk_fetch_result {
 	const char *id;
@@ -535,6 +631,9 @@ typedef void (*risk_fetch_cb)(const struct risk_fetch_result *r, void *arg);
 int risk_fetch_check_template(const char *tmpl, char *err);
 int risk_fetcher_new(struct risk_fetcher **f, const struct risk_fetch_opts *o,
     char *err);
+/* A fingerprint of the credentials file as loaded ("" without one):
+ * changes when the file does. */
+const char *risk_fetcher_fingerprint(struct risk_fetcher *f);
 /* Free slots now, and transfers in flight now. */
 int risk_fetcher_slots(struct risk_fetcher *f);
 int risk_fetcher_busy(struct risk_fetcher *f);
