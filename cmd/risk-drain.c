@@ -298,8 +298,9 @@ allowed(struct drain *d, int want, int64_t now, int64_t *wait_ms,
 
 	*g = risk_source_gate(&d->src, &d->brk, d->fp, now, &w);
 	switch (*g) {
-	case RISK_GATE_STOP:
-		d->stop = true;
+	case RISK_GATE_STOP:	/* unless it is our own probe that is out */
+		if (!d->probed || risk_fetcher_busy(d->f) == 0)
+			d->stop = true;
 		return 0;
 	case RISK_GATE_WAIT:		/* throttled */
 		if (now + w + d->timeout > d->deadline)
@@ -447,35 +448,37 @@ static int
 report(struct drain *d)
 {
 	const struct risk_source *s = &d->src;
-	char since[32], until[32];
+	char since[32], until[32], reason[sizeof s->reason];
 
 	if (s->state == RISK_SRC_OK || !(d->stop || d->abort ||
 	    d->tripped || d->probed))
 		return RISK_EXIT_OK;
+	memcpy(reason, s->reason, sizeof reason);
+	risk_text_clean(reason);	/* a mapping's error may quote a body */
 	risk_time_format(s->since / 1000, since);
 	risk_time_format((s->until + 999) / 1000, until);
 	switch (s->state) {
 	case RISK_SRC_CREDENTIALS:
 		if (d->credfile != NULL)
 			cmd_err("source: credentials rejected (%s); check %s",
-			    s->reason, d->credfile);
+			    reason, d->credfile);
 		else
 			cmd_err("source: credentials rejected (%s); give them "
-			    "with --credentials FILE", s->reason);
+			    "with --credentials FILE", reason);
 		return RISK_EXIT_NOPERM;
 	case RISK_SRC_THROTTLED:
-		cmd_err("source: throttled until %s (%s)", until, s->reason);
+		cmd_err("source: throttled until %s (%s)", until, reason);
 		return RISK_EXIT_TEMPFAIL;
 	default:
 		if (d->tripped)
 			cmd_err("source: legacy service down: %d of the last "
 			    "%d answers failed (last: %s); next probe after %s",
-			    d->tripcount, RISK_BREAKER_WINDOW, s->reason,
+			    d->tripcount, RISK_BREAKER_WINDOW, reason,
 			    until);
 		else
 			cmd_err("source: legacy service down since %s (%s: "
 			    "%s); next probe after %s", since, d->probed ?
-			    "probe" : "last", s->reason, until);
+			    "probe" : "last", reason, until);
 		return RISK_EXIT_TEMPFAIL;
 	}
 }

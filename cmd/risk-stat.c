@@ -80,6 +80,59 @@ dur(int64_t ms, char *buf, size_t sz)
 	return buf;
 }
 
+/* --rate's period as the option would have it: 2s, 5m, 1h, 1d, 250ms */
+static const char *
+period(int64_t ms, char *buf, size_t sz)
+{
+	static const struct { int64_t ms; const char *unit; } u[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" }
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof u / sizeof u[0] - 1; i++)
+		if (ms % u[i].ms == 0)
+			break;
+	snprintf(buf, sz, "%lld%s", (long long)(ms / u[i].ms), u[i].unit);
+	return buf;
+}
+
+/* The source's state in words: "down since T (reason); next probe ..." */
+static void
+source_text(FILE *fp, const struct risk_source *src)
+{
+	char since[32], until[32];
+
+	risk_time_format(src->since / 1000, since);
+	risk_time_format((src->until + 999) / 1000, until);
+	switch (src->state) {
+	case RISK_SRC_DOWN:
+		fprintf(fp, "down since %s (", since);
+		risk_text_print(fp, src->reason);
+		fprintf(fp, "); %s %s", src->probing ? "probing, next after" :
+		    "next probe after", until);
+		break;
+	case RISK_SRC_THROTTLED:
+		fprintf(fp, "throttled until %s (", until);
+		risk_text_print(fp, src->reason);
+		fputc(')', fp);
+		break;
+	case RISK_SRC_CREDENTIALS:
+		fprintf(fp, "credentials rejected since %s (", since);
+		risk_text_print(fp, src->reason);
+		fprintf(fp, "); next probe after %s, or when the file changes",
+		    until);
+		break;
+	default:
+		fputs("ok", fp);
+	}
+	fputc('\n', fp);
+}
+
+static const char *const fail_label[] = {
+	NULL, "company", "down", "throttled", "credentials"
+};
+
 static void
 table(FILE *fp, const struct risk_stat *s)
 {
@@ -115,6 +168,18 @@ table(FILE *fp, const struct risk_stat *s)
 	if (s->outcome_other > 0)
 		fprintf(fp, ", %ld other", s->outcome_other);
 	fputc('\n', fp);
+	fprintf(fp, "%-26s", "source");
+	source_text(fp, &s->source);
+	if (s->source.rate_n > 0)
+		fprintf(fp, "%-26s%ld/%s\n", "rate", s->source.rate_n,
+		    period(s->source.rate_ms, b, sizeof b));
+	else
+		fprintf(fp, "%-26s%s\n", "rate", "none");
+	fprintf(fp, "%-26s", "failures in the last hour");
+	for (i = RISK_FAIL_COMPANY; i <= RISK_FAIL_CREDENTIALS; i++)
+		fprintf(fp, "%s%ld %s", i > RISK_FAIL_COMPANY ? ", " : "",
+		    s->failures[i], fail_label[i]);
+	fputc('\n', fp);
 	fprintf(fp, "%-26s%ld\n", "history rows", s->history.rows);
 	fprintf(fp, "%-26s%ld in the last hour, %ld in the last day\n",
 	    "status changes", s->history.last_hour, s->history.last_day);
@@ -132,6 +197,52 @@ label(FILE *fp, const struct risk_history_stat *h, int i)
 			fputc('\\', fp);
 		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, fp);
 	}
+}
+
+static void
+time_json(FILE *fp, int64_t ms)
+{
+	char t[32];
+
+	if (ms <= 0) {
+		fputs("null", fp);
+		return;
+	}
+	risk_time_format((ms + 999) / 1000, t);
+	fprintf(fp, "\"%s\"", t);
+}
+
+/* "source":{...},"failures_last_hour":{...} */
+static void
+source_json(FILE *fp, const struct risk_stat *s)
+{
+	const struct risk_source *src = &s->source;
+	char b[32];
+	int i;
+
+	fprintf(fp, "\"source\":{\"state\":\"%s\",\"up\":%s,\"since\":",
+	    risk_source_state_name(src->state),
+	    src->state == RISK_SRC_OK ? "true" : "false");
+	time_json(fp, src->state == RISK_SRC_OK ? 0 : src->since);
+	fputs(",\"until\":", fp);
+	time_json(fp, src->state == RISK_SRC_OK ? 0 : src->until);
+	fputs(",\"reason\":", fp);
+	if (src->state != RISK_SRC_OK && src->reason[0] != '\0')
+		risk_json_quote(fp, src->reason);
+	else
+		fputs("null", fp);
+	fprintf(fp, ",\"probing\":%s,\"failures_in_window\":%d,\"rate\":",
+	    src->probing ? "true" : "false", risk_source_failures(src));
+	if (src->rate_n > 0)
+		fprintf(fp, "\"%ld/%s\"", src->rate_n, period(src->rate_ms, b,
+		    sizeof b));
+	else
+		fputs("null", fp);
+	fputs("},\"failures_last_hour\":{", fp);
+	for (i = RISK_FAIL_COMPANY; i <= RISK_FAIL_CREDENTIALS; i++)
+		fprintf(fp, "%s\"%s\":%ld", i > RISK_FAIL_COMPANY ? "," : "",
+		    fail_label[i], s->failures[i]);
+	fputc('}', fp);
 }
 
 static void
@@ -176,7 +287,9 @@ json(FILE *fp, const struct risk_stat *s, int64_t now)
 		    s->history.total[i].status : RISK_NOT_FOUND_STATUS);
 		fprintf(fp, ":%lld", (long long)s->history.total[i].n);
 	}
-	fputs("}}}\n", fp);
+	fputs("}},", fp);
+	source_json(fp, s);
+	fputs("}\n", fp);
 }
 
 static void
@@ -263,6 +376,31 @@ prometheus(FILE *fp, const struct risk_stat *s, int64_t now)
 		label(fp, &s->history, i);
 		fprintf(fp, "\"} %lld\n", (long long)s->history.total[i].n);
 	}
+	family(fp, "risk_source_up",
+	    "1 while the legacy service is taken as up (the breaker closed, "
+	    "not throttled, credentials accepted).");
+	fprintf(fp, "risk_source_up %d\n", s->source.state == RISK_SRC_OK);
+	family(fp, "risk_source_state",
+	    "The legacy service's state: 1 for the current one.");
+	for (i = RISK_SRC_OK; i <= RISK_SRC_CREDENTIALS; i++)
+		fprintf(fp, "risk_source_state{state=\"%s\"} %d\n",
+		    risk_source_state_name(i), (int)s->source.state == i);
+	family(fp, "risk_source_state_since_timestamp_seconds",
+	    "When the legacy service entered its current state (0: never "
+	    "left ok).");
+	fprintf(fp, "risk_source_state_since_timestamp_seconds %.3f\n",
+	    (double)s->source.since / 1000);
+	family(fp, "risk_source_failures_last_hour",
+	    "Failed requests to the legacy service in the last hour, by "
+	    "whose failure: the company's, or the service's.");
+	for (i = RISK_FAIL_COMPANY; i <= RISK_FAIL_CREDENTIALS; i++)
+		fprintf(fp, "risk_source_failures_last_hour{class=\"%s\"} "
+		    "%ld\n", fail_label[i], s->failures[i]);
+	family(fp, "risk_source_rate_limit_per_second",
+	    "The --rate in use, in requests a second (0: none).");
+	fprintf(fp, "risk_source_rate_limit_per_second %.6g\n",
+	    s->source.rate_n > 0 && s->source.rate_ms > 0 ?
+	    (double)s->source.rate_n * 1000 / (double)s->source.rate_ms : 0);
 	family(fp, "risk_stat_timestamp_seconds",
 	    "When these figures were taken.");
 	fprintf(fp, "risk_stat_timestamp_seconds %.3f\n", (double)now / 1000);

@@ -54,6 +54,7 @@ enum risk_stmt {
 	S_STAT_REC,
 	S_STAT_RUN,
 	S_STAT_OUT,
+	S_STAT_CLASS,
 	S_LOGR_SINCE,
 	S_LOGR_AFTER,
 	/* history.c */

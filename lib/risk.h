@@ -527,6 +527,8 @@ struct risk_stat {
 	long outcome_other;	/* with a name not in the list */
 	int64_t fetch_ms;	/* time spent in those attempts */
 	struct risk_history_stat history;
+	struct risk_source source;	/* the legacy service's state */
+	long failures[RISK_FAIL_CREDENTIALS + 1];	/* by class, window */
 };
 /* Every figure, from one read snapshot. */
 int risk_stat_get(struct risk_db *db, const struct risk_stat_opts *o,

@@ -83,7 +83,7 @@ risk_source_get(struct risk_db *db, struct risk_source *s, char *err)
 	int rc, i;
 
 	memset(s, 0, sizeof *s);
-	if (db->version < 2)	/* an older file, read as it is: never seen */
+	if (db->version < 3)	/* an older file, read as it is: never seen */
 		return RISK_OK;
 	if ((st = risk__stmt(db, S_SOURCE_GET, sql_get, err)) == NULL)
 		return RISK_EDB;

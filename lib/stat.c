@@ -35,6 +35,9 @@ static const char sql_run[] =
 static const char sql_out[] =
     "SELECT outcome, count(*), total(ms) FROM main.fetch_log"
     " WHERE at >= ?1 GROUP BY outcome";
+static const char sql_class[] =
+    "SELECT class, count(*) FROM main.fetch_log WHERE at >= ?1"
+    " AND class IS NOT NULL GROUP BY class";
 static const char sql_log_since[] =
     "SELECT rowid, at, id, outcome, http, ms, reason FROM main.fetch_log"
     " WHERE at >= ?1 AND (?2 IS NULL OR id = ?2) ORDER BY at, rowid";
@@ -56,6 +59,31 @@ row(struct risk_db *db, sqlite3_stmt *st, int64_t *v, int n, char *err)
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
 	    risk__dberr(db, rc, err, db->path);
+}
+
+/* The legacy service's state, and the failures by class. */
+static int
+source(struct risk_db *db, const struct risk_stat_opts *o,
+    struct risk_stat *s, char *err)
+{
+	sqlite3_stmt *st;
+	int r, rc;
+	enum risk_fail_class c;
+
+	if ((r = risk_source_get(db, &s->source, err)) != RISK_OK)
+		return r;
+	if ((st = risk__stmt(db, S_STAT_CLASS, sql_class, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_int64(st, 1, o->now_ms - o->window_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c = risk_fail_class_parse((const char *)sqlite3_column_text(st,
+		    0));
+		if (c != RISK_FAIL_NONE)
+			s->failures[c] += (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
+	    db->path);
 }
 
 static int
@@ -137,8 +165,9 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 		s->fetch_ms += (int64_t)sqlite3_column_double(st, 2);
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
-	    db->path);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, db->path);
+	return db->version < 3 ? RISK_OK : source(db, o, s, err);
 }
 
 int

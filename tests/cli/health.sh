@@ -34,7 +34,7 @@ expect "no request after the first rejection: $n requests, at most the 4 in flig
 expect "zero dead letters" [ "$(q 'select count(*) from dead')" = 0 ]
 expect "no attempt counted" [ "$(q 'select count(*) from queue where attempts > 0')" = 0 ]
 run risk-stat
-expect_out_re '^source: +credentials rejected since [0-9T:-]+Z \(HTTP 401\)'
+expect_out_re '^source +credentials rejected since [0-9T:-]+Z \(HTTP 401\)'
 # a cool-down later, the same file: one probe, no burst
 later
 run risk-drain -q --credentials "$T/cred"
@@ -64,7 +64,7 @@ first=$(reqs "$T/down.log")
 expect "ten outage runs: exit 75 and one line each ($bad bad)" [ "$bad" = 0 ]
 expect "the breaker opened within the window: $first requests" [ "$first" -ge 28 -a "$first" -le 32 ]
 run risk-stat
-expect_out_re '^source: +down since [0-9T:-]+Z \(HTTP 503\)'
+expect_out_re '^source +down since [0-9T:-]+Z \(HTTP 503\)'
 standin_get "/_mode?set=maintenance" >/dev/null
 later		# a cool-down passed: one probe, a maintenance page
 bad=0
@@ -128,7 +128,7 @@ EOF
 )
 expect "never more than burst + refill (20) in any 2 s ($burst)" [ "$burst" -le 20 ]
 run risk-stat
-expect_out_re '^rate: +10/2s'
+expect_out_re '^rate +10/2s'
 
 # --- priority: an analyst's miss before 300 bulk entries ----------------
 export RISK_DB=$T/prio.db
