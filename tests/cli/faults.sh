@@ -24,7 +24,7 @@ standin --latency 0
 seq -f 'C%g' 1 20 >"$T/ids"
 run -i "$T/ids" risk-fetch --store
 expect_rc 0
-run risk-enqueue fail500-1
+run risk-enqueue badmap-1
 run risk-drain --max-attempts 1 --backoff 1h
 expect_rc 0
 run risk-enqueue --delay 1h Q1 Q2 Q3

@@ -104,8 +104,7 @@ expect "and stored" [ "$(dq "select count(*) from record where id like 'F_'")" =
 fresh
 as_owner risk-enqueue D1 D2
 qq 'select id from queue' >/dev/null
-as_owner "${DRAIN[@]}" --source "http://127.0.0.1:$(free_port)/{id}" \
-    --max-attempts 1 --breaker 0 >/dev/null 2>&1
+as_owner "${DRAIN[@]}" --max-body 1 --max-attempts 1 >/dev/null 2>&1
 expect "D1 and D2 are dead letters" [ "$(dq "select count(*) from dead where id in ('D1','D2')")" = 2 ]
 run as_web risk-enqueue --redrive D1
 expect_rc 2

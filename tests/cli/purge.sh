@@ -70,7 +70,7 @@ run risk-purge --print
 expect "the rest go next time" [ "$(wc -l <"$T/out")" = "$left" ]
 
 # ---- the fetch log and the drain summaries: 7 days ----------------------
-q "INSERT INTO fetch_log VALUES($((now - 8 * D * 1000)),'L1','stored',200,5,NULL),($((now - 6 * D * 1000)),'L2','retry',503,5,'HTTP 503')"
+q "INSERT INTO fetch_log (at, id, outcome, http, ms, reason) VALUES($((now - 8 * D * 1000)),'L1','stored',200,5,NULL),($((now - 6 * D * 1000)),'L2','retry',503,5,'HTTP 503')"
 q "INSERT INTO drain_run VALUES($((now - 8 * D * 1000)),$((now - 8 * D * 1000 + 5)),1,1,0,0,0,0,0),($((now - 60000)),$((now - 59000)),1,1,0,0,0,0,0)"
 before=$(dump)
 run risk-purge --dry-run -v
@@ -131,26 +131,26 @@ expect_err_re 'would remove 0 records, 0 log rows, 0 drain summaries, 0 history 
 if [ -x "$BIN/risk-drain" ]; then
 	standin --latency 0
 	drain() { risk-drain -q --backoff 1ms --max-attempts 1 >/dev/null 2>&1; }
-	run risk-enqueue fail500-p
+	run risk-enqueue badmap-p
 	drain
-	expect "dead after one attempt" [ "$(q "select attempts, redrives from dead where id='fail500-p'")" = "1|0" ]
-	first=$(q "select enqueued_at from dead where id='fail500-p'")
+	expect "dead after one attempt" [ "$(q "select attempts, redrives from dead where id='badmap-p'")" = "1|0" ]
+	first=$(q "select enqueued_at from dead where id='badmap-p'")
 	for n in 1 2 3; do
-		run risk-enqueue --redrive fail500-p
+		run risk-enqueue --redrive badmap-p
 		expect "redrive $n accepted" [ "$rc" = 0 ]
 		drain
 	done
-	expect "dead again, 3 redrives counted" [ "$(q "select redrives from dead where id='fail500-p'")" = 3 ]
-	expect "first-enqueued time kept through redrives" [ "$(q "select enqueued_at from dead where id='fail500-p'")" = "$first" ]
-	run risk-enqueue --redrive fail500-p
+	expect "dead again, 3 redrives counted" [ "$(q "select redrives from dead where id='badmap-p'")" = 3 ]
+	expect "first-enqueued time kept through redrives" [ "$(q "select enqueued_at from dead where id='badmap-p'")" = "$first" ]
+	run risk-enqueue --redrive badmap-p
 	expect_rc 1
-	expect_err_re '^risk-enqueue: fail500-p: redriven 3 times already \(limit 3\)$'
-	expect "still a dead letter" [ "$(q "select count(*) from dead where id='fail500-p'")" = 1 ]
-	run risk-stat --log --id fail500-p
-	expect "the fetch log has the four attempts" [ "$(grep -c '	dead	500	' "$T/out")" = 4 ]
+	expect_err_re '^risk-enqueue: badmap-p: redriven 3 times already \(limit 3\)$'
+	expect "still a dead letter" [ "$(q "select count(*) from dead where id='badmap-p'")" = 1 ]
+	run risk-stat --log --id badmap-p
+	expect "the fetch log has the four attempts" [ "$(grep -c '	dead	200	' "$T/out")" = 4 ]
 	# an operator's deliberate reset: purge forgets, enqueue starts over
 	risk-purge --dead --older-than 0 --print | risk-enqueue
-	expect "requeued from scratch" [ "$(q "select redrives, attempts from queue where id='fail500-p'")" = "0|0" ]
+	expect "requeued from scratch" [ "$(q "select redrives, attempts from queue where id='badmap-p'")" = "0|0" ]
 fi
 
 # ---- errors --------------------------------------------------------------

@@ -45,9 +45,10 @@ printf 'X-Api-Key: wrong-%s\n' "$secret" >"$T/bad"
 chmod 600 "$T/bad"
 risk-enqueue needauth-x
 run risk-drain -vv --credentials "$T/bad" --max-attempts 1
-expect_rc 0
-expect "a 401 is dead-lettered as HTTP 401" \
-    [ "$(q "select reason from dead where id='needauth-x'")" = "HTTP 401" ]
+expect_rc 77
+expect "a 401 is credentials rejected, never a dead letter" \
+    [ "$(q "select count(*) from dead")$(q "select last_error from queue where id='needauth-x'")" = "0HTTP 401" ]
+sqlite3 "$RISK_DB" "delete from source"	# later cases start unrejected
 run risk-fetch -v --credentials "$T/bad" needauth-y
 expect_rc 1
 expect_err_re '^risk-fetch: needauth-y: HTTP 401$'

@@ -25,7 +25,7 @@ seed S1 reliable 1000 4000
 seed N1 - 0 60
 seed N2 - 0 1000
 q "INSERT INTO drain_run VALUES($((now - 7200000)),$((now - 7100000)),9,9,0,0,0,0,0),($((now - 65000)),$((now - 60000)),10,6,1,2,1,0,0)"
-q "INSERT INTO fetch_log VALUES($((now - 120000)),'F1','stored',200,40,NULL),($((now - 60000)),'F3','stored',200,60,NULL),($((now - 30000)),'Q1','retry',503,100,'HTTP 503'),($((now - 7200000)),'OLD','stored',200,5,NULL),($((now - 20000)),'D2','dead',NULL,5000,'timeout')"
+q "INSERT INTO fetch_log (at, id, outcome, http, ms, reason) VALUES($((now - 120000)),'F1','stored',200,40,NULL),($((now - 60000)),'F3','stored',200,60,NULL),($((now - 30000)),'Q1','retry',503,100,'HTTP 503'),($((now - 7200000)),'OLD','stored',200,5,NULL),($((now - 20000)),'D2','dead',NULL,5000,'timeout')"
 
 run risk-stat
 expect_rc 0
@@ -41,7 +41,7 @@ expect_out_re '^not found +1$'
 expect_out_re '^not found stale +1$'
 expect_out_re '^last drain ended +[0-9T:-]+Z, took 5s, exit 0$'
 expect_out_re '^last drain +10 claimed, 6 stored, 1 not found, 2 retried, 1 dead, 0 released$'
-expect_out_re '^fetches in the last hour +2 stored, 0 not_found, 1 retry, 1 dead, 0 lost, 0 released$'
+expect_out_re '^fetches in the last hour +2 stored, 0 not_found, 1 retry, 1 dead, 0 lost, 0 released, 0 deferred$'
 
 run risk-stat --max-age 30m --not-found-max-age 30s
 expect_out_re '^records fresh +2$'
@@ -174,7 +174,7 @@ expect "--id, --json" jqtest -s 'length == 1 and .[0].id == "OLD" and .[0].http 
 risk-stat --log -f --since 1s >"$T/follow" 2>&1 &
 fpid=$!
 sleep 0.5
-q "INSERT INTO fetch_log VALUES($(($(date +%s) * 1000)),'NEW1','stored',200,7,NULL)"
+q "INSERT INTO fetch_log (at, id, outcome, http, ms, reason) VALUES($(($(date +%s) * 1000)),'NEW1','stored',200,7,NULL)"
 for _ in $(seq 30); do grep -q NEW1 "$T/follow" && break; sleep 0.1; done
 kill $fpid 2>/dev/null; wait $fpid 2>/dev/null
 expect "-f shows a row written later" grep -q '	NEW1	stored	200	7	-$' "$T/follow"
