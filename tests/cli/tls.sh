@@ -118,6 +118,51 @@ expect_out_re '^\{"id":"C1","status":'
 expect "the passphrase is never sent as a header" not grep -q hunter2 \
     "$T/out" "$T/err"
 
+# --- risk-drain: whose failure it was ----------------------------------
+
+# An untrusted server certificate is the service's failure: however many
+# runs, no company moves towards the dead letters.  A client certificate
+# the server refuses is credentials rejected: the run stops (exit 77).
+# Each case has a database of its own: the source's state lasts in it.
+dead() { sqlite3 "$RISK_DB" 'SELECT count(*) FROM dead'; }
+queued() { sqlite3 "$RISK_DB" 'SELECT count(*) FROM queue'; }
+export RISK_DB=$T/untrusted.db
+run risk-enqueue D1 D2 D3
+for _ in 1 2 3; do
+	run risk-drain --source "$PLAIN_URL" --max-attempts 1 --backoff 0
+done
+expect "an untrusted server certificate dead-letters nobody" \
+    [ "$(dead)" = 0 ]
+expect "... and all three stay queued" [ "$(queued)" = 3 ]
+run risk-stat --log
+expect_out_re 'server certificate not trusted'
+
+export RISK_DB=$T/refused.db
+run risk-enqueue D1 D2 D3
+run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
+    --cert "$P/stranger.crt" --key "$P/stranger.key" --max-attempts 1 \
+    --backoff 0
+expect_rc 77
+expect_err_re '^risk-drain: source: credentials rejected \(client certificate refused'
+expect "a refused client certificate dead-letters nobody" [ "$(dead)" = 0 ]
+expect "... and all three stay queued" [ "$(queued)" = 3 ]
+
+export RISK_DB=$T/missing.db
+run risk-enqueue D1 D2 D3
+run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" --max-attempts 1
+expect_rc 77
+expect_err_re '^risk-drain: source: credentials rejected \(the server requires a client certificate'
+expect "a missing client certificate dead-letters nobody" [ "$(dead)" = 0 ]
+
+export RISK_DB=$T/right.db
+run risk-enqueue D1 D2 D3
+run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
+    --cert "$P/client.crt" --key "$P/client.key" --max-attempts 1
+expect_rc 0
+expect "with the right certificate all are stored" \
+    [ "$(sqlite3 "$RISK_DB" "SELECT count(*) FROM record WHERE id LIKE 'D%'")" = 3 ]
+export RISK_DB=$T/risk.db
+
 # --- the files are checked at start, naming the file --------------------
 
 tlsfail() {
