@@ -4,6 +4,7 @@
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/risk
 # where bash-completion looks for a command's completion
 COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 CC       ?= cc
@@ -123,6 +124,8 @@ install: all
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(DATADIR)/monitoring
+	install -m 644 $(wildcard scripts/monitoring/*) $(DESTDIR)$(DATADIR)/monitoring
 	install -d $(DESTDIR)$(COMPDIR)
 	install -m 644 bin/risk.bash $(DESTDIR)$(COMPDIR)/risk
 	for p in $(notdir $(PROGS)); do ln -sf risk $(DESTDIR)$(COMPDIR)/$$p; done
