@@ -84,8 +84,9 @@ struct drain {
 	int64_t timeout, lease, backoff, deadline;
 	struct risk_breaker brk;
 	struct risk_source src;	/* as of the last transaction */
-	const char *fp;		/* the credentials file's fingerprint */
+	const char *fp;		/* the credentials' fingerprint (file, cert) */
 	const char *credfile;	/* its name, for the message */
+	const char *certfile;	/* the client certificate's, too */
 	bool stop;		/* the source's state ends the run */
 	bool abort;		/* credentials rejected: stop what is out */
 	bool tripped;		/* this run opened the breaker ... */
@@ -459,9 +460,12 @@ report(struct drain *d)
 	risk_time_format((s->until + 999) / 1000, until);
 	switch (s->state) {
 	case RISK_SRC_CREDENTIALS:
-		if (d->credfile != NULL)
+		if (d->credfile != NULL && d->certfile != NULL)
+			cmd_err("source: credentials rejected (%s); check %s "
+			    "and %s", reason, d->credfile, d->certfile);
+		else if (d->credfile != NULL || d->certfile != NULL)
 			cmd_err("source: credentials rejected (%s); check %s",
-			    reason, d->credfile);
+			    reason, d->credfile ? d->credfile : d->certfile);
 		else
 			cmd_err("source: credentials rejected (%s); give them "
 			    "with --credentials FILE", reason);
@@ -585,6 +589,7 @@ main(int argc, char *argv[])
 	if (d.brk.trip == 0)
 		d.brk.trip = RISK_BREAKER_WINDOW + 1;	/* never opens */
 	d.credfile = fx.fo.credentials;
+	d.certfile = fx.fo.cert;
 	d.timeout = fx.fo.timeout_ms;
 	d.concurrency = fx.fo.concurrency;
 	d.map = fx.map;

@@ -80,7 +80,9 @@ struct risk_fetcher {
 	char *url;		/* scratch for one URL; curl copies it */
 	size_t urlmax;
 	char *netrc;		/* path, when the credentials are a netrc */
-	char fp[RISK_FP_LEN];	/* fingerprint of the credentials file */
+	char fp[RISK_FP_LEN];	/* fingerprint of the credentials file
+				   and client certificate; "": neither */
+	uint64_t fph;		/* the same as a number */
 	struct curl_slist *headers;
 	char *keypass;		/* the client key's passphrase, or NULL */
 	bool have_cert;		/* we present a client certificate */
@@ -265,21 +267,24 @@ first_word(const char *buf, size_t len, char *out, size_t outsz)
 }
 
 /*
- * FNV-1a of the file: enough to notice that an operator changed it, and
- * nothing to learn the secret from in the 64 bits kept (the database
- * holds it, never the content).
+ * FNV-1a, folded over the credentials file and the client certificate:
+ * enough to notice that an operator changed either, and nothing to learn
+ * the secret from in the 64 bits kept (the database holds it, never the
+ * content).
  */
 static void
-fingerprint(const char *buf, size_t len, char out[RISK_FP_LEN])
+fingerprint(struct risk_fetcher *f, const void *buf, size_t len)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	const unsigned char *p = buf;
+	uint64_t h = f->fp[0] ? f->fph : UINT64_C(0xcbf29ce484222325);
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)buf[i];
+		h ^= p[i];
 		h *= UINT64_C(0x100000001b3);
 	}
-	snprintf(out, RISK_FP_LEN, "%016llx", (unsigned long long)h);
+	f->fph = h;
+	snprintf(f->fp, RISK_FP_LEN, "%016llx", (unsigned long long)h);
 }
 
 static int
@@ -362,7 +367,7 @@ load_credentials(struct risk_fetcher *f, const char *path, char *err)
 	}
 out:
 	if (rc == RISK_OK)
-		fingerprint(buf, len, f->fp);
+		fingerprint(f, buf, len);
 	explicit_bzero(buf, len < CRED_MAX + 1 ? len : CRED_MAX + 1);
 	free(buf);
 	close(fd);
@@ -473,6 +478,7 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 {
 	struct risk_fetcher *f;
 	struct curl_slist *l;
+	unsigned char certmd[RISK_TLS_MD_LEN];
 	const char *p;
 	size_t nid = 0;
 	int i, rc;
@@ -516,8 +522,10 @@ risk_fetcher_new(struct risk_fetcher **fp, const struct risk_fetch_opts *o,
 	if (o->credentials &&
 	    (rc = load_credentials(f, o->credentials, err)) < 0)
 		goto fail;
-	if ((rc = risk__tls_check(o, f->keypass, err)) < 0)
+	if ((rc = risk__tls_check(o, f->keypass, certmd, err)) < 0)
 		goto fail;
+	if (o->cert)
+		fingerprint(f, certmd, sizeof certmd);
 	f->have_cert = o->cert != NULL;
 	for (l = f->headers; l; l = l->next)
 		if (strncasecmp(l->data, "Accept:", 7) == 0)

@@ -166,9 +166,11 @@ int risk__map_line(struct risk__map *m, const char *line, size_t len,
 void risk__map_free(struct risk__map *m);
 
 /* tls.c: the CA file, client certificate and key of o, read and checked
- * (pass decrypts the key; NULL if the credentials gave none). */
+ * (pass decrypts the key; NULL if the credentials gave none); with a
+ * client certificate, its SHA-256 in md. */
+#define RISK_TLS_MD_LEN 32
 int risk__tls_check(const struct risk_fetch_opts *o, const char *pass,
-    char *err);
+    unsigned char md[RISK_TLS_MD_LEN], char *err);
 /* What TLS saw during one transfer; reset before each. */
 struct risk__tls_seen {
 	int alert;		/* the fatal alert the server sent; -1: none */

@@ -633,7 +633,8 @@ typedef void (*risk_fetch_cb)(const struct risk_fetch_result *r, void *arg);
 int risk_fetch_check_template(const char *tmpl, char *err);
 int risk_fetcher_new(struct risk_fetcher **f, const struct risk_fetch_opts *o,
     char *err);
-/* A fingerprint of the credentials file as loaded ("" without one):
+/* A fingerprint of the credentials file and the client certificate as
+ * loaded ("" without either):
  * changes when the file does. */
 const char *risk_fetcher_fingerprint(struct risk_fetcher *f);
 /* Free slots now, and transfers in flight now. */

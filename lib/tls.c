@@ -114,8 +114,9 @@ check_cacert(const char *path, char *err)
 
 static int
 check_client(const struct risk_fetch_opts *o, const char *pass,
-    const char *passfile, char *err)
+    const char *passfile, unsigned char md[RISK_TLS_MD_LEN], char *err)
 {
+	unsigned int mdlen = RISK_TLS_MD_LEN;
 	const char *keypath = o->key ? o->key : o->cert;
 	struct pass p = { .pass = pass };
 	EVP_PKEY *k = NULL;
@@ -149,6 +150,9 @@ check_client(const struct risk_fetch_opts *o, const char *pass,
 	else if (X509_check_private_key(x, k) != 1)
 		rc = risk_seterr(err, RISK_EINVAL, "%s: the private key does "
 		    "not belong to the certificate in %s", keypath, o->cert);
+	else if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
+		rc = risk_seterr(err, RISK_ENOMEM, "%s: cannot digest the "
+		    "certificate", o->cert);
 	EVP_PKEY_free(k);
 	X509_free(x);
 	return rc;
@@ -156,7 +160,7 @@ check_client(const struct risk_fetch_opts *o, const char *pass,
 
 int
 risk__tls_check(const struct risk_fetch_opts *o, const char *pass,
-    char *err)
+    unsigned char md[RISK_TLS_MD_LEN], char *err)
 {
 	int rc = RISK_OK;
 
@@ -170,7 +174,7 @@ risk__tls_check(const struct risk_fetch_opts *o, const char *pass,
 	if (o->cacert)
 		rc = check_cacert(o->cacert, err);
 	if (rc == RISK_OK && o->cert)
-		rc = check_client(o, pass, o->credentials, err);
+		rc = check_client(o, pass, o->credentials, md, err);
 	ERR_clear_error();
 	return rc;
 }

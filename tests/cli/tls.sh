@@ -143,9 +143,15 @@ run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
     --cert "$P/stranger.crt" --key "$P/stranger.key" --max-attempts 1 \
     --backoff 0
 expect_rc 77
-expect_err_re '^risk-drain: source: credentials rejected \(client certificate refused'
+expect_err_re "^risk-drain: source: credentials rejected \\(client certificate refused.*\\); check $P/stranger.crt\$"
 expect "a refused client certificate dead-letters nobody" [ "$(dead)" = 0 ]
 expect "... and all three stay queued" [ "$(queued)" = 3 ]
+# a new certificate is new credentials: tried at once, not after the
+# cool-down that a rejection starts
+run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
+    --cert "$P/client.crt" --key "$P/client.key" --max-attempts 1
+expect_rc 0
+expect "the right certificate at once: all three stored" [ "$(queued)" = 0 ]
 
 export RISK_DB=$T/missing.db
 run risk-enqueue D1 D2 D3
