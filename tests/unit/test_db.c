@@ -288,6 +288,33 @@ test_backoff_bounds(void **state)
 	assert_true(risk_backoff_ms(30000, 1000, UINT64_MAX) <= 86400000);
 }
 
+/*
+ * The one-day clamp, with the largest random value.  The jitter is
+ * rnd % (d/2 + 1), so its largest value for a delay d is rnd = d/2.
+ * For every attempt, feed the largest value for the delay as it would
+ * be without the clamp (30 s doubled: 34 h at attempt 13), and for the
+ * clamped day: no delay may pass one day, and the day itself is reached.
+ */
+static void
+test_backoff_clamp_largest(void **state)
+{
+	const int64_t day = INT64_C(86400000);
+	int64_t d = 30000;
+	int a;
+
+	(void)state;
+	for (a = 1; a <= 62; a++) {
+		assert_true(risk_backoff_ms(30000, a, (uint64_t)(d / 2)) <= day);
+		assert_true(risk_backoff_ms(30000, a, (uint64_t)(day / 2)) <=
+		    day);
+		if (d < INT64_MAX / 4)
+			d *= 2;
+	}
+	assert_int_equal(risk_backoff_ms(30000, 13, (uint64_t)(day / 2)), day);
+	assert_int_equal(risk_backoff_ms(30000, 1000, (uint64_t)(day / 2)),
+	    day);
+}
+
 static void
 test_redrive(void **state)
 {
@@ -594,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_queue_lease_expiry_and_lost_ack),
 		cmocka_unit_test(test_queue_cap),
 		cmocka_unit_test(test_queue_backoff_retry_after_dead),
+		cmocka_unit_test(test_backoff_clamp_largest),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_redrive),
 		cmocka_unit_test(test_split_queue_file),
