@@ -7,6 +7,8 @@
 #      write (xargs -P + curl + jq + sqlite3) at the same concurrency;
 #   3. peak memory of one drain over 100,000 queued companies.
 # Self-contained and bounded (about 2 minutes); prints a table.
+# BASE_BIN=/path/to/old/bin adds the instant upstream for that build and
+# this one, side by side (e.g. a `git archive` of the last release, built).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
@@ -65,6 +67,30 @@ for c in 4 8; do
 	sqlite3 "$RISK_DB" "select '  not stored: ' || count(*) || ' x ' || reason from fetch_log where outcome <> 'stored' group by reason"
 done
 grep -v 'server st' "$W/lighttpd.err" 2>/dev/null | sed 's/^/  lighttpd: /' | head -3
+
+# the same against another build (BASE_BIN=/old/bin), alternating runs
+# on the same machine, so that a change's cost shows beside it
+if [ -n "${BASE_BIN:-}" ]; then
+	for round in 1 2 3; do
+		for which in base this; do
+			b=$BIN
+			[ $which = base ] && b=$BASE_BIN
+			lighttpd_start
+			fresh
+			seq -f 'F%g' 1 "$N_FAST" | "$b/risk-enqueue"
+			t0=$(ms)
+			"$b/risk-drain" --source "$src" --concurrency 8
+			t1=$(ms)
+			stored=$(sqlite3 "$RISK_DB" 'select count(*) from record')
+			awk -v n="$stored" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f\n", n * 1000 / t }' >>"$W/cmp.$which"
+		done
+	done
+	med() { sort -n "$1" | sed -n 2p; }
+	printf 'lighttpd static, C=8, median of 3: base %s, this %s companies/s (%s of base); need >= 0.9 %s\n' \
+	    "$(med "$W/cmp.base")" "$(med "$W/cmp.this")" \
+	    "$(awk -v a="$(med "$W/cmp.this")" -v b="$(med "$W/cmp.base")" 'BEGIN { printf "%.2f", a / b }')" \
+	    "$(verdict "$(awk -v a="$(med "$W/cmp.this")" -v b="$(med "$W/cmp.base")" 'BEGIN { print a / b }')" 0.9)"
+fi
 
 # the shell way, same concurrency (8), on fewer companies
 lighttpd_start

@@ -35,6 +35,8 @@ expect "zero dead letters" [ "$(q 'select count(*) from dead')" = 0 ]
 expect "no attempt counted" [ "$(q 'select count(*) from queue where attempts > 0')" = 0 ]
 run risk-stat
 expect_out_re '^source +credentials rejected since [0-9T:-]+Z \(HTTP 401\)'
+run risk-stat --prometheus
+expect_out_re '^risk_source_state\{state="credentials_rejected"\} 1$'
 # a cool-down later, the same file: one probe, no burst
 later
 run risk-drain -q --credentials "$T/cred"
@@ -65,6 +67,14 @@ expect "ten outage runs: exit 75 and one line each ($bad bad)" [ "$bad" = 0 ]
 expect "the breaker opened within the window: $first requests" [ "$first" -ge 28 -a "$first" -le 32 ]
 run risk-stat
 expect_out_re '^source +down since [0-9T:-]+Z \(HTTP 503\)'
+expect_out_re '^failures in the last hour +0 company, (2[89]|3[0-2]) down, 0 throttled, 0 credentials$'
+run risk-stat --json
+expect "JSON: the source is down" jq -e '.source.state == "down" and .source.up == false and .source.reason == "HTTP 503" and .failures_last_hour.down >= 28' "$T/out"
+run risk-stat --prometheus
+expect_out_re '^risk_source_up 0$'
+expect_out_re '^risk_source_state\{state="down"\} 1$'
+expect_out_re '^risk_source_state\{state="ok"\} 0$'
+expect_out_re '^risk_source_failures_last_hour\{class="down"\} (2[89]|3[0-2])$'
 standin_get "/_mode?set=maintenance" >/dev/null
 later		# a cool-down passed: one probe, a maintenance page
 bad=0
@@ -129,6 +139,8 @@ EOF
 expect "never more than burst + refill (20) in any 2 s ($burst)" [ "$burst" -le 20 ]
 run risk-stat
 expect_out_re '^rate +10/2s'
+run risk-stat --json
+expect "JSON: the rate in use" jq -e '.source.rate == "10/2s" and .source.state == "ok"' "$T/out"
 
 # --- priority: an analyst's miss before 300 bulk entries ----------------
 export RISK_DB=$T/prio.db
