@@ -143,6 +143,11 @@ bool risk__view_fresh(const struct risk_view *v);
 /* print.c: a view as its JSON line on fp (risk_print_view without a
  * filter). */
 int risk__view_print(FILE *fp, const struct risk_view *v, char *err);
+/* print.c: a change as its JSON object into buf (risk_change_print);
+ * -1 if it does not fit. */
+#define RISK_CHANGE_LINE_MAX 1024	/* two statuses of 63 bytes, each
+					   escaped to at most 6 bytes a byte */
+int risk__change_json(const struct risk_change *c, char *buf, size_t bufsz);
 /* json.c: jv's own rendering of a view and of a string (quotes
  * included), the references print.c is tested against; -1 without
  * libjq or if it does not fit. */

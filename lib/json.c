@@ -387,3 +387,23 @@ risk__json_quote_jv(const char *s, size_t len, char *buf, size_t bufsz)
 	jv_free(d);
 	return n;
 }
+
+int
+risk_change_print(struct risk_printer *p, const struct risk_change *c,
+    long *lines, char *err)
+{
+	char line[RISK_CHANGE_LINE_MAX];
+	int n;
+
+	if ((n = risk__change_json(c, line, sizeof line - 1)) < 0)
+		return risk_seterr(err, RISK_EINVAL, "%lld: change too long "
+		    "to print", (long long)c->seq);
+	if (p->filter != NULL)
+		return risk_filter_text(p->filter, p->fp, line, (size_t)n,
+		    lines, err);
+	line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, p->fp);
+	(*lines)++;
+	return ferror(p->fp) ? risk_seterr(err, RISK_EIO, "write error") :
+	    RISK_OK;
+}

@@ -485,9 +485,6 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 
 /* ---- change lines (risk-changes) ------------------------------------ */
 
-/* Two statuses of 63 bytes, each escaped to at most 6 bytes a byte. */
-#define CHANGE_LINE_MAX 1024
-
 static void
 change(struct out *o, const struct risk_change *c)
 {
@@ -515,21 +512,13 @@ change(struct out *o, const struct risk_change *c)
 }
 
 int
-risk_change_print(struct risk_printer *p, const struct risk_change *c,
-    long *lines, char *err)
+risk__change_json(const struct risk_change *c, char *buf, size_t bufsz)
 {
-	char line[CHANGE_LINE_MAX];
-	struct out o = { .p = line, .end = line + sizeof line };
+	struct out o = { .p = buf, .end = buf + bufsz };
 
 	change(&o, c);
 	if (o.p >= o.end)
-		return risk_seterr(err, RISK_EINVAL, "%lld: change too long "
-		    "to print", (long long)c->seq);
-	if (p->filter != NULL)
-		return risk_filter_text(p->filter, p->fp, line,
-		    (size_t)(o.p - line), lines, err);
-	*o.p++ = '\n';
-	fwrite(line, 1, (size_t)(o.p - line), p->fp);
-	(*lines)++;
-	return done(p->fp, err);
+		return -1;
+	*o.p = '\0';
+	return (int)(o.p - buf);
 }
