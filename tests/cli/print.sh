@@ -26,7 +26,7 @@ nojq() { env LD_PRELOAD="$SHIM" "$@"; }
 
 risk-enqueue </dev/null || exit 2	# creates the database
 seed C1 reliable 1735948800 120
-q "INSERT INTO dead VALUES('D1','HTTP 503',5,0,$((now - 90000)),$((now - 60000))),('D2','said \"no\" \\ twice',5,1,$((now - 50000)),$((now - 40000)))"
+q "INSERT INTO dead (id, reason, attempts, redrives, enqueued_at, died_at) VALUES('D1','HTTP 503',5,0,$((now - 90000)),$((now - 60000))),('D2','said \"no\" \\ twice',5,1,$((now - 50000)),$((now - 40000)))"
 
 # ---- without libjq --------------------------------------------------------
 run nojq risk-get --jq .status C1
@@ -88,7 +88,7 @@ expect "the reason is one printable line" [ "$(q "select count(*) from dead wher
 
 # ---- hostile bytes written into the files by hand, then printed --------
 # a record stored before statuses were checked
-q "INSERT INTO record VALUES('C2',char(27)||']0;pwned'||char(7)||char(27)||'[2Jok'||char(10)||'C9'||char(9)||'forged',0,$now)"
+q "INSERT INTO record (id, status, changed_at, fetched_at) VALUES('C2',char(27)||']0;pwned'||char(7)||char(27)||'[2Jok'||char(10)||'C9'||char(9)||'forged',0,$now)"
 run risk-get --jq .status C2
 expect_rc 0
 expect "risk-get --jq raw string: sanitised" clean
@@ -103,8 +103,8 @@ expect "risk-purge --dry-run: sanitised" clean
 expect "risk-purge --dry-run: a line per record" [ "$(wc -l <"$T/out")" = "$(q 'select count(*) from record')" ]
 
 # dead letters and log rows as the web user could write them
-q "INSERT INTO dead VALUES('X'||char(27)||'[31m'||char(10)||'FORGED',char(27)||']0;t'||char(7)||'x'||char(10)||'FORGED'||char(9)||'row'||char(194,155),1,0,$now,$now)"
-q "INSERT INTO fetch_log VALUES($now,'L'||char(27)||'[2J','stored',200,1,'a'||char(10)||'FORGED'||char(13))"
+q "INSERT INTO dead (id, reason, attempts, redrives, enqueued_at, died_at) VALUES('X'||char(27)||'[31m'||char(10)||'FORGED',char(27)||']0;t'||char(7)||'x'||char(10)||'FORGED'||char(9)||'row'||char(194,155),1,0,$now,$now)"
+q "INSERT INTO fetch_log (at, id, outcome, http, ms, reason) VALUES($now,'L'||char(27)||'[2J','stored',200,1,'a'||char(10)||'FORGED'||char(13))"
 run risk-stat --dead
 expect_rc 0
 expect "risk-stat --dead: sanitised" clean
@@ -121,6 +121,7 @@ run risk-stat --log --since 1h
 expect_rc 0
 expect "risk-stat --log: sanitised" clean
 expect "risk-stat --log: no forged line" not grep -q '^FORGED' "$T/out"
+expect_out_re '	L\?\[2J	stored	200	1	a\?FORGED\?$'
 
 # the queue file: the drainer's messages (-v) are sanitised too
 q "INSERT INTO queue (id, due, enqueued_at, attempts, last_error) VALUES('Q'||char(27)||'[2J'||char(10)||'FORGED',0,0,0,'x'||char(10)||'FORGED')"
