@@ -4,9 +4,13 @@
 #      the ideal C / mean latency, for C = 4 and 16;
 #   2. against lighttpd serving static JSON files on 127.0.0.1 (an
 #      instant upstream): companies/s, beside the shell way a user would
-#      write (xargs -P + curl + jq + sqlite3) at the same concurrency;
-#   3. peak memory of one drain over 100,000 queued companies.
-# Self-contained and bounded (about 2 minutes); prints a table.
+#      write (xargs -P + curl + jq + sqlite3) at the same concurrency,
+#      on the same number of companies and the same database settings
+#      (risk's own schema, WAL, synchronous=NORMAL);
+#   3. peak memory of one drain over 100,000 queued companies (bounded
+#      by --max-time 15s; it says how many it drained).
+# Self-contained and bounded (about 5 minutes: the shell way is slow);
+# prints a table.  N_SHELL=1000 shortens the shell way.
 # BASE_BIN=/path/to/old/bin adds the instant upstream for that build and
 # this one, side by side (e.g. a `git archive` of the last release, built).
 set -u
@@ -18,7 +22,7 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W
 export RISK_DB=$W/risk.db
 N_SLOW=${N_SLOW:-0}	# 0: 150 per unit of concurrency
 N_FAST=${N_FAST:-15000}
-N_SHELL=${N_SHELL:-1000}
+N_SHELL=${N_SHELL:-$N_FAST}
 N_MEM=${N_MEM:-100000}
 
 ms() { date +%s%N | cut -c1-13; }
@@ -92,17 +96,19 @@ if [ -n "${BASE_BIN:-}" ]; then
 	    "$(verdict "$(awk -v a="$(med "$W/cmp.this")" -v b="$(med "$W/cmp.base")" 'BEGIN { print a / b }')" 0.9)"
 fi
 
-# the shell way, same concurrency (8), on fewer companies
+# the shell way, same concurrency (8), same companies, same database:
+# risk's schema in WAL mode (made by risk-enqueue), synchronous=NORMAL
 lighttpd_start
 fresh
-sqlite3 "$RISK_DB" 'CREATE TABLE record(id TEXT PRIMARY KEY, status TEXT, changed_at TEXT, fetched_at INTEGER)'
+"$BIN/risk-enqueue" </dev/null
+[ "$(sqlite3 "$RISK_DB" 'PRAGMA journal_mode')" = wal ] || echo "  (not WAL!)"
 cat >"$W/one.sh" <<'SH'
 #!/bin/sh
 # what a user would write: fetch, map with jq, store with sqlite3
 id=$1
 body=$(curl -sf --max-time 5 "$URL_BASE/$id") || exit 0
-echo "$body" | jq -r --arg id "$id" '"INSERT OR REPLACE INTO record VALUES(\u0027\($id)\u0027,\u0027\(.status)\u0027,\u0027\(.changedAt)\u0027,strftime(\u0027%s\u0027)*1000);"' |
-    sqlite3 -cmd '.timeout 10000' "$RISK_DB"
+echo "$body" | jq -r --arg id "$id" '"INSERT OR REPLACE INTO record VALUES(\u0027\($id)\u0027,\u0027\(.status)\u0027,CAST(strftime(\u0027%s\u0027,\u0027\(.changedAt)\u0027) AS INTEGER),CAST(strftime(\u0027%s\u0027) AS INTEGER)*1000);"' |
+    sqlite3 -cmd '.timeout 10000' -cmd 'PRAGMA synchronous=NORMAL' "$RISK_DB"
 SH
 chmod +x "$W/one.sh"
 t0=$(ms)
@@ -122,5 +128,7 @@ seq -f 'M%g' 1 "$N_MEM" | "$BIN/risk-enqueue"
 /usr/bin/time -f '%M' -o "$W/rss" "$BIN/risk-drain" --source "$src" --concurrency 8 \
     --max-time 15s
 kb=$(tail -n 1 "$W/rss")
-printf 'peak memory, %d queued     : %s KiB (%s MiB); need <= 32 MiB %s\n' "$N_MEM" "$kb" \
-    "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" "$(verdict $((32768 - kb)) 0)"
+left=$(sqlite3 "$RISK_DB" 'select count(*) from queue')
+printf 'peak memory, %d queued     : %s KiB (%s MiB), %d of them drained within --max-time 15s; need <= 32 MiB %s\n' \
+    "$N_MEM" "$kb" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" \
+    $((N_MEM - left)) "$(verdict $((32768 - kb)) 0)"
