@@ -727,8 +727,9 @@ expected_queue(struct schema_row *rows, int *n)
 /*
  * Refuse a queue file whose schema is not exactly what risk makes: a
  * trigger there would run inside the owner's drainer.  It is compared
- * with the same DDL run in memory, so a schema change (a migration) must
- * leave a file's sqlite_schema as a new file has it, or be taught here.
+ * with rows derived from the same DDL (expected_queue), so a schema
+ * change (a migration) must leave a file's sqlite_schema as a new file
+ * has it, or be taught here.
  * How to repair a refused file is in risk.7, THREAT MODEL.
  */
 static int
