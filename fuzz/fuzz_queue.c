@@ -83,13 +83,11 @@ be64(const uint8_t *p)
 	return (int64_t)v;
 }
 
+/* What the one plain-text sanitiser lets through (print.c). */
 static bool
 printable(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
+	return risk_text_printable(s, strlen(s));
 }
 
 static int64_t

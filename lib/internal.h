@@ -119,12 +119,6 @@ char *risk__idset_json(const struct risk_idset *s);
 
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
-/*
- * Printable ASCII from n bytes of hostile text, cut to fit sz with a final
- * '?' when cut; every other byte becomes '?'.  What was not a valid ID
- * never comes out as one.
- */
-void risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz);
 void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
 /*
  * queue.c: one queue row as read from the file, checked column by column
@@ -136,6 +130,13 @@ int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
     int64_t attempts, int64_t redrives, const unsigned char *last_error,
     size_t errlen, int max_attempts, struct risk_entry *e);
 
+/*
+ * print.c: n bytes of hostile text (NULL: none) through the plain-text
+ * sanitiser into buf, cut to fit sz with a final '?' when cut.  What was
+ * not a valid ID never comes out as one: every character it keeps is
+ * kept as it was, every other becomes '?', which no ID holds.
+ */
+void risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz);
 /* print.c: a view's age in seconds (0 .. 2^53-1) and freshness. */
 int64_t risk__view_age(const struct risk_view *v);
 bool risk__view_fresh(const struct risk_view *v);

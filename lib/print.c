@@ -233,6 +233,23 @@ risk_text_clean(char *s)
 	*o.p = '\0';
 }
 
+void
+risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz)
+{
+	struct out o = { .p = buf, .end = buf + sz };
+	size_t max = sz - 1;
+
+	if (s == NULL) {
+		s = (const unsigned char *)"";
+		n = 0;
+	}
+	/* never longer than its input, so it fits */
+	text(&o, (const char *)s, n < max ? n : max);
+	*o.p = '\0';
+	if (n > max && o.p > buf)
+		o.p[-1] = '?';	/* cut */
+}
+
 int
 risk_json_quote(FILE *fp, const char *s)
 {

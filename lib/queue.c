@@ -277,26 +277,6 @@ risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz)
 	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "");
 }
 
-/*
- * Printable ASCII from n bytes of hostile text, cut to fit sz with a
- * final '?' when cut: every other byte (NUL, control, DEL, non-ASCII)
- * becomes '?'.  The result of anything that is not a valid ID is never
- * a valid ID, so it cannot name a real company.
- */
-void
-risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz)
-{
-	size_t i, max = sz - 1;
-
-	if (s == NULL)
-		n = 0;
-	for (i = 0; i < n && i < max; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
-	if (n > max)
-		buf[max - 1] = '?';
-	buf[i] = '\0';
-}
-
 static int
 clamp(int64_t v, int lo, int hi)
 {
