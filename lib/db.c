@@ -496,6 +496,26 @@ judge(int app, int ver, int nobj, const char *what, char *err)
 	return RISK_OK;
 }
 
+/* Does schema.table have col?  An upgrade adds a column only once. */
+static bool
+has_column(struct risk_db *db, const char *schema, const char *table,
+    const char *col)
+{
+	sqlite3_stmt *st;
+	char *sql;
+	bool has = false;
+
+	if ((sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q, %Q)"
+	    " WHERE name = %Q", table, schema, col)) == NULL)
+		return false;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK) {
+		has = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	sqlite3_free(sql);
+	return has;
+}
+
 /*
  * Check one schema (main or q) and create or upgrade it.  Reads the
  * header first; writes only to an empty file or one that is already
@@ -562,10 +582,11 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	if (withmain && (!old || ver < 2) &&
 	    (r = exec(db, schema_history, err, what)) != RISK_OK)
 		goto fail;
-	if (withmain && old && ver < 3 &&
-	    (r = exec(db, migrate3_main, err, what)) != RISK_OK)
+	if (withmain && old && ver < 3 && !has_column(db, "main", "fetch_log",
+	    "class") && (r = exec(db, migrate3_main, err, what)) != RISK_OK)
 		goto fail;
-	if (withqueue && old && ver < (withmain ? 3 : 2)) {
+	if (withqueue && old && ver < (withmain ? 3 : 2) &&
+	    !has_column(db, schema, "queue", "priority")) {
 		n = snprintf(sql, sizeof sql, migrate2_queue, schema, schema,
 		    schema);
 		if (n < 0 || (size_t)n >= sizeof sql) {

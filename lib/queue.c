@@ -51,10 +51,14 @@ static const char sql_unforge[] =
 static const char sql_next[] =
     "SELECT due FROM %1$s.queue WHERE priority = ?1 AND token IS NULL"
     " ORDER BY due LIMIT 1";
+/* One statement, each level walking queue_pick in its order; the outer
+ * LIMIT ends the walk as soon as enough are found. */
+#define PICK(prio) \
+    "SELECT * FROM (SELECT id, attempts, redrives, enqueued_at, due," \
+    " last_error FROM %1$s.queue WHERE priority = " prio " AND due <= ?1" \
+    " ORDER BY due, id LIMIT ?2)"
 static const char sql_pick[] =
-    "SELECT id, attempts, redrives, enqueued_at, due, last_error"
-    " FROM %1$s.queue WHERE priority = ?3 AND due <= ?1"
-    " ORDER BY due, id LIMIT ?2";
+    PICK("2") " UNION ALL " PICK("1") " UNION ALL " PICK("0") " LIMIT ?2";
 static const char sql_take[] =
     "UPDATE %1$s.queue SET token = ?2, due = ?3, attempts = attempts + 1"
     " WHERE id = ?1";
@@ -392,7 +396,7 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 {
 	sqlite3_value *key[RISK_CLAIM_MAX];
 	sqlite3_stmt *st;
-	int rc, r, leased, i, p, got = 0;
+	int rc, r, leased, i, got = 0;
 	bool dead;
 
 	*n = 0;
@@ -420,27 +424,22 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	/* Pick first, then take: updating due moves rows in the index the
 	 * pick is walking.  The exact key is kept: a hostile ID is deleted
 	 * by its every byte, not by a copy that was cut. */
-	for (p = RISK_PRIO_HIGH, rc = SQLITE_DONE; p >= RISK_PRIO_LOW &&
-	    got < max && rc == SQLITE_DONE; p--) {
-		if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) ==
-		    NULL) {
-			r = RISK_EDB;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now_ms);
-		sqlite3_bind_int(st, 2, max - got);
-		sqlite3_bind_int(st, 3, p);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			read_row(st, max_attempts, &out[got]);
-			if ((key[got] = sqlite3_value_dup(sqlite3_column_value(
-			    st, 0))) == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			got++;
-		}
-		sqlite3_reset(st);
+	if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) == NULL) {
+		r = RISK_EDB;
+		goto out;
 	}
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_row(st, max_attempts, &out[got]);
+		if ((key[got] = sqlite3_value_dup(sqlite3_column_value(st,
+		    0))) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		got++;
+	}
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		r = risk__dberr(db, rc, err, db->split ? db->qpath :
 		    db->path);

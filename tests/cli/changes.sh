@@ -238,7 +238,7 @@ run risk-changes --since 0
 expect_rc 0
 expect "every record got its first row" [ "$(wc -l <"$T/out")" = 2 ]
 expect_out_re '"id":"R2","status":"not_found","previous":null'
-expect "user_version 2" [ "$(q 'pragma user_version')" = 2 ]
+expect "user_version current (3)" [ "$(q 'pragma user_version')" = 3 ]
 
 # the web user, who may only read the records' file, still queues and
 # reads while that file waits for a writer to upgrade it

@@ -193,4 +193,24 @@ EOF
 expect "no request for 3 s after the 429 ($paused ms)" [ "$paused" -ge 2900 ]
 expect "all ten stored, none dead" [ "$(q 'select count(*) from record')$(q 'select count(*) from dead')" = 100 ]
 
+# --- a queue file made by the first release is upgraded in place ---------
+export RISK_DB=$T/v1.db
+export RISK_QUEUE=$T/v1-queue.db
+sqlite3 "$RISK_QUEUE" "PRAGMA journal_mode=WAL;
+CREATE TABLE IF NOT EXISTS main.queue (  id TEXT PRIMARY KEY,  due INTEGER NOT NULL,  token INTEGER,  attempts INTEGER NOT NULL DEFAULT 0,  redrives INTEGER NOT NULL DEFAULT 0,  enqueued_at INTEGER NOT NULL,  last_error TEXT) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS main.queue_due ON queue(due, id);
+CREATE INDEX IF NOT EXISTS main.queue_lease ON queue(due)  WHERE token IS NOT NULL;
+INSERT INTO queue (id, due, enqueued_at) VALUES ('OLD1', 0, 0);
+PRAGMA application_id=1380537163; PRAGMA user_version=1" >/dev/null
+standin --latency 0
+run risk-enqueue --priority high NEW1
+expect_rc 0
+qq() { sqlite3 "$RISK_QUEUE" "$1"; }
+expect "upgraded: version 2, priority column, the claim's index" [ "$(qq 'pragma user_version')$(qq "select count(*) from pragma_table_info('queue') where name='priority'")$(qq "select count(*) from sqlite_schema where name in ('queue_pick', 'queue_due')")" = 211 ]
+expect "old entries are normal, the new one high" [ "$(qq "select group_concat(id||':'||priority) from (select * from queue order by id)")" = "NEW1:2,OLD1:1" ]
+run risk-drain -q
+expect_rc 0
+expect "the upgraded file passes the schema check and drains" [ "$(q 'select count(*) from record')$(qq 'select count(*) from queue')" = 20 ]
+unset RISK_QUEUE
+
 finish
