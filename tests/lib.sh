@@ -152,6 +152,32 @@ standin() {
 	export RISK_SOURCE_URL=$SOURCE
 }
 
+# A reader that keeps $RISK_DB open: risk-get --no-enqueue reading IDs
+# from a fifo, its answers in $T/reader.out.  reader_start ID starts it
+# and waits for its answer to ID; reader_ask ID asks once more (true
+# once answered); reader_stop ends it.
+reader_start() {
+	mkfifo "$T/reader.in"
+	risk-get --no-enqueue <"$T/reader.in" >"$T/reader.out" 2>&1 &
+	READER_PID=$!
+	exec 7>"$T/reader.in"
+	reader_ask "$1"
+}
+reader_ask() {
+	local _
+	echo "$1" >&7
+	for _ in $(seq 100); do
+		grep -q "\"id\":\"$1\"" "$T/reader.out" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+reader_stop() {
+	exec 7>&-
+	wait "$READER_PID"
+	rm -f "$T/reader.in"
+}
+
 # GET a path of the stand-in (e.g. /_stats).
 standin_get() { curl -s "http://127.0.0.1:$PORT$1"; }
 

@@ -97,17 +97,11 @@ expect "fsync EIO on a new WAL: nothing changed" cmp -s "$T/before" "$T/after"
 # With frames in the WAL (another process has the database open), a
 # commit appends and needs no fsync (WAL, synchronous=NORMAL); a
 # checkpoint's failure is not the user's failure.
-mkfifo "$T/fifo"
-risk-get --no-enqueue <"$T/fifo" >"$T/reader.out" 2>&1 &
-rpid=$!
-exec 7>"$T/fifo"
-echo C1 >&7
-for _ in $(seq 100); do [ -s "$T/reader.out" ] && break; sleep 0.05; done
+reader_start C1
 risk-enqueue --delay 1h F2
 run faulty FAILWRITE_PATH="$RISK_DB" FAILWRITE_CALLS=fsync,fdatasync FAILWRITE_ERRNO=EIO risk-enqueue F1
 expect_rc 0
-exec 7>&-
-wait "$rpid"
+reader_stop
 expect "fsync EIO: F1 queued" [ "$(q "select count(*) from queue where id='F1'")" = 1 ]
 expect "fsync EIO: integrity ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
 

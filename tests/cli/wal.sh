@@ -30,20 +30,14 @@ expect_out_re '^\{"id":"W025000","status":"reliable"'
 # The same while another process keeps the database open (a long
 # reader): the writer is not the last to close, and still leaves the
 # WAL small.
-mkfifo "$T/ids"
-risk-get --no-enqueue <"$T/ids" >"$T/reader.out" 2>&1 &
-rpid=$!
-exec 7>"$T/ids"
-echo W000001 >&7
-for _ in $(seq 100); do [ -s "$T/reader.out" ] && break; sleep 0.05; done
+reader_start W000001
 expect "the reader is connected" grep -q '"id":"W000001"' "$T/reader.out"
 sed 's/"reliable"/"indebted"/' "$T/dump" >"$T/dump2"
 run risk-load "$T/dump2"
 expect_rc 0
 expect_wal_small "after risk-load beside an open reader"
-echo W000002 >&7
-exec 7>&-
-wait "$rpid"
+reader_ask W000002
+reader_stop
 expect "the reader read the new data" grep -q '"id":"W000002","status":"indebted"' "$T/reader.out"
 expect_wal_small "after the reader left"
 
