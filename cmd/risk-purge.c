@@ -76,27 +76,36 @@ flush(void *arg)
 	return 0;
 }
 
+/*
+ * A removed row: with --print its ID (from the queue file for a dead
+ * letter: as plain text), with --dry-run its line, printed already with
+ * status r; 0, or the exit status that stops the purge.
+ */
+static int
+show(struct purge *p, const char *id, int r)
+{
+	cmd_progress_add(&p->prog, 1);
+	if (p->form == IDS) {
+		risk_text_print(stdout, id);
+		putchar('\n');
+	}
+	return r != RISK_OK || ferror(stdout) ? flush(p) : 0;
+}
+
+static bool
+listed(const struct purge *p)
+{
+	return p->form == LIST || p->form == JSON;
+}
+
 static int
 record(const struct risk_record *rec, void *arg)
 {
 	struct purge *p = arg;
 	char err[RISK_ERRLEN];
 
-	cmd_progress_add(&p->prog, 1);
-	switch (p->form) {
-	case NONE:
-		return 0;
-	case IDS:
-		printf("%s\n", rec->id);
-		break;
-	case LIST:
-	case JSON:
-		if (risk_record_print(stdout, rec, p->form == JSON, err) !=
-		    RISK_OK)
-			return flush(arg);
-		break;
-	}
-	return ferror(stdout) ? flush(arg) : 0;
+	return show(p, rec->id, listed(p) ? risk_record_print(stdout, rec,
+	    p->form == JSON, err) : RISK_OK);
 }
 
 static int
@@ -105,22 +114,8 @@ dead(const struct risk_dead *d, void *arg)
 	struct purge *p = arg;
 	char err[RISK_ERRLEN];
 
-	cmd_progress_add(&p->prog, 1);
-	switch (p->form) {
-	case NONE:
-		return 0;
-	case IDS:	/* the queue file's bytes: as plain text */
-		risk_text_print(stdout, d->id);
-		putchar('\n');
-		break;
-	case LIST:
-	case JSON:
-		if (risk_dead_print(stdout, d, p->form == JSON, err) !=
-		    RISK_OK)
-			return flush(arg);
-		break;
-	}
-	return ferror(stdout) ? flush(arg) : 0;
+	return show(p, d->id, listed(p) ? risk_dead_print(stdout, d,
+	    p->form == JSON, err) : RISK_OK);
 }
 
 /* VACUUM goes on: the clock on the progress line moves. */
