@@ -131,7 +131,13 @@ int risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
     size_t errlen, int max_attempts, struct risk_entry *e);
 
 /*
- * print.c: n bytes of hostile text (NULL: none) through the plain-text
+ * text.c: the character at p (at least 1 byte long), its code point in
+ * *cp, or -1 where the bytes are not UTF-8, as jq 1.6 reads them.
+ */
+size_t risk__utf8_next(const unsigned char *p, const unsigned char *end,
+    long *cp);
+/*
+ * text.c: n bytes of hostile text (NULL: none) through the plain-text
  * sanitiser into buf, cut to fit sz with a final '?' when cut.  What was
  * not a valid ID never comes out as one: every character it keeps is
  * kept as it was, every other becomes '?', which no ID holds.

@@ -1,8 +1,7 @@
 /*
  * print.c — every line the programs print from data: records (risk-get,
  * risk-fetch, risk-purge), CGI bodies, dead letters, fetch-log rows and
- * status changes (risk-changes); JSON quoting; and the one plain-text
- * sanitiser.
+ * status changes (risk-changes), and JSON quoting.
  *
  * Invariants:
  * - Nothing here needs libjq.  JSON is written in C, byte for byte what
@@ -12,80 +11,11 @@
  *   that are not UTF-8 as U+FFFD, everything else as it is), whole
  *   numbers in decimal.  Only a user's --jq filter goes through jv.
  * - Every string from outside that is printed as plain text (tab
- *   separated fields, raw --jq strings, IDs in lists) goes through
- *   risk_text_write: NUL, C0 (tab and newline too), DEL, C1, bytes that
- *   are not UTF-8, and the Unicode line separators and bidirectional
- *   overrides each become one '?'.  No byte the toolkit did not write
- *   can move a terminal's cursor, recolour it or forge a second line.
- *   JSON output stays exact: its escapes already make it safe.
+ *   separated fields, IDs in lists) goes through text.c's sanitiser.
  */
 #include <string.h>
 
 #include "internal.h"
-
-/* ---- UTF-8, as jq 1.6 reads it (jv_unicode.c) --------------------- */
-
-/*
- * The length of the character at p (at least 1), and in *cp its code
- * point, or -1 when the bytes are not UTF-8 (a stray or missing
- * continuation, an overlong form, a surrogate, beyond U+10FFFF).
- */
-static size_t
-utf8_next(const unsigned char *p, const unsigned char *end, long *cp)
-{
-	static const long first[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len, i;
-	long c;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] < 0xc2 || p[0] > 0xf4) {	/* continuation or never */
-		*cp = -1;
-		return 1;
-	}
-	len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
-	if ((size_t)(end - p) < len) {
-		*cp = -1;
-		return (size_t)(end - p);
-	}
-	c = p[0] & (0x7f >> len);
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			*cp = -1;
-			return i;
-		}
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < first[len] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		c = -1;
-	*cp = c;
-	return len;
-}
-
-/* A code point a terminal may be shown as it is. */
-static bool
-printable(long c)
-{
-	return c >= 0x20 && c != 0x7f && !(c >= 0x80 && c <= 0x9f) &&
-	    c != 0x2028 && c != 0x2029 && !(c >= 0x202a && c <= 0x202e) &&
-	    !(c >= 0x2066 && c <= 0x2069);
-}
-
-bool
-risk_text_printable(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	long c;
-
-	while (p < end) {
-		p += utf8_next(p, end, &c);
-		if (!printable(c))
-			return false;
-	}
-	return true;
-}
 
 /* ---- a sink: a stream, or a buffer that remembers overflowing ------ */
 
@@ -127,27 +57,6 @@ putnum(struct out *o, int64_t n)
 	putn(o, q, (size_t)(d + sizeof d - q));
 }
 
-/* s sanitised (see the top). */
-static void
-text(struct out *o, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	const unsigned char *run = p;
-	size_t n;
-	long c;
-
-	while (p < end) {
-		n = utf8_next(p, end, &c);
-		if (!printable(c)) {
-			putn(o, (const char *)run, (size_t)(p - run));
-			putn(o, "?", 1);
-			run = p + n;
-		}
-		p += n;
-	}
-	putn(o, (const char *)run, (size_t)(p - run));
-}
-
 /* s as a JSON string, quotes included, as jv writes it. */
 static void
 quote(struct out *o, const char *s)
@@ -161,7 +70,7 @@ quote(struct out *o, const char *s)
 
 	putn(o, "\"", 1);
 	for (run = p; p < end; p += n) {
-		n = utf8_next(p, end, &c);
+		n = risk__utf8_next(p, end, &c);
 		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;	/* as it is */
 		putn(o, (const char *)run, (size_t)(p - run));
@@ -206,48 +115,6 @@ done(FILE *fp, char *err)
 {
 	return ferror(fp) ? risk_seterr(err, RISK_EIO, "write error") :
 	    RISK_OK;
-}
-
-int
-risk_text_write(FILE *fp, const char *s, size_t len)
-{
-	struct out o = { .fp = fp };
-
-	text(&o, s, len);
-	return ferror(fp) ? RISK_EIO : RISK_OK;
-}
-
-int
-risk_text_print(FILE *fp, const char *s)
-{
-	return risk_text_write(fp, s, strlen(s));
-}
-
-void
-risk_text_clean(char *s)
-{
-	struct out o = { .p = s, .end = s + strlen(s) + 1 };
-
-	/* never longer than s: each unit becomes itself or one '?' */
-	text(&o, s, strlen(s));
-	*o.p = '\0';
-}
-
-void
-risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz)
-{
-	struct out o = { .p = buf, .end = buf + sz };
-	size_t max = sz - 1;
-
-	if (s == NULL) {
-		s = (const unsigned char *)"";
-		n = 0;
-	}
-	/* never longer than its input, so it fits */
-	text(&o, (const char *)s, n < max ? n : max);
-	*o.p = '\0';
-	if (n > max && o.p > buf)
-		o.p[-1] = '?';	/* cut */
 }
 
 int
@@ -382,12 +249,12 @@ risk_record_print(FILE *fp, const struct risk_record *rec, bool json,
 		put(&o, when);
 		put(&o, "\"}\n");
 	} else {
-		text(&o, rec->id, strlen(rec->id));
+		risk_text_print(fp, rec->id);
 		put(&o, "\t");
 		put(&o, when);
 		put(&o, "\t");
 		if (rec->found)
-			text(&o, rec->status, strlen(rec->status));
+			risk_text_print(fp, rec->status);
 		else
 			put(&o, "-");
 		put(&o, "\n");
@@ -420,7 +287,7 @@ risk_dead_print(FILE *fp, const struct risk_dead *d, bool json, char *err)
 		put(&o, died);
 		put(&o, "\"}\n");
 	} else {
-		text(&o, d->id, strlen(d->id));
+		risk_text_print(fp, d->id);
 		put(&o, "\t");
 		put(&o, died);
 		put(&o, "\t");
@@ -430,7 +297,7 @@ risk_dead_print(FILE *fp, const struct risk_dead *d, bool json, char *err)
 		put(&o, "\t");
 		put(&o, enq);
 		put(&o, "\t");
-		text(&o, d->reason, strlen(d->reason));
+		risk_text_print(fp, d->reason);
 		put(&o, "\n");
 	}
 	return done(fp, err);
@@ -480,7 +347,7 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 	} else {
 		put(&o, at);
 		put(&o, "\t");
-		text(&o, e->id, strlen(e->id));
+		risk_text_print(fp, e->id);
 		put(&o, "\t");
 		put(&o, risk_outcome_str(e->outcome));
 		put(&o, "\t");
@@ -492,7 +359,7 @@ risk_log_print(FILE *fp, const struct risk_log_entry *e, bool json,
 		putnum(&o, e->ms);
 		put(&o, "\t");
 		if (e->reason != NULL)
-			text(&o, e->reason, strlen(e->reason));
+			risk_text_print(fp, e->reason);
 		else
 			put(&o, "-");
 		put(&o, "\n");

@@ -656,19 +656,25 @@ int risk_fetcher_run(struct risk_fetcher *f, int wait_ms, risk_fetch_cb cb,
 void risk_fetcher_abort(struct risk_fetcher *f, risk_fetch_cb cb, void *arg);
 void risk_fetcher_free(struct risk_fetcher *f);
 
-/* ---- print.c: every data line, and the plain-text sanitiser ---------- */
+/* ---- text.c: the one plain-text sanitiser ---------------------------- */
 
 /*
- * Nothing here needs libjq but a user's filter.  JSON is exact (what jq
- * would print).  Plain text from outside goes through risk_text_*:
- * NUL, C0 (tab and newline too), DEL, C1, bytes that are not UTF-8 and
- * Unicode line separators and bidirectional overrides each print as '?'.
+ * Plain text from outside goes through risk_text_*: NUL, C0 (tab and
+ * newline too), DEL, C1, bytes that are not UTF-8 and Unicode line
+ * separators and bidirectional overrides each print as '?'.
  */
 bool risk_text_printable(const char *s, size_t len);
 int risk_text_write(FILE *fp, const char *s, size_t len);
 int risk_text_print(FILE *fp, const char *s);
 /* The same in place (never longer). */
 void risk_text_clean(char *s);
+
+/* ---- print.c: every data line ---------------------------------------- */
+
+/*
+ * Nothing here needs libjq.  JSON is exact (what jq would print); plain
+ * text goes through text.c.
+ */
 /* s as a JSON string, quotes included. */
 int risk_json_quote(FILE *fp, const char *s);
 
