@@ -31,6 +31,7 @@ enum risk_stmt {
 	S_DEAD_PUT,
 	S_QUEUE_DEL,
 	S_UNFORGE,
+	S_FORGED,
 	S_DEAD_EACH,
 	S_DEAD_GET,
 	S_REDRIVE_PUT,

@@ -47,6 +47,11 @@ static const char sql_leased[] =
     " AND due <= ?2";
 static const char sql_unforge[] =
     "UPDATE %1$s.queue SET due = ?1 WHERE token IS NOT NULL AND due > ?2";
+/* One seek in queue_lease.  The UPDATE above changes the key it walks,
+ * so it builds a temporary table each time: every claim would pay for
+ * it though a forgery is rare, hence this look first. */
+static const char sql_forged[] =
+    "SELECT 1 FROM %1$s.queue WHERE token IS NOT NULL AND due > ?1 LIMIT 1";
 /* Per priority, so that each walks the index queue_pick in its order. */
 static const char sql_next[] =
     "SELECT due FROM %1$s.queue WHERE priority = ?1 AND token IS NULL"
@@ -405,13 +410,22 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	if (max > RISK_CLAIM_MAX)
 		max = RISK_CLAIM_MAX;
 	/* A lease no drainer grants is a forgery: let it run out now. */
-	if ((st = risk__qstmt(db, S_UNFORGE, sql_unforge, err)) == NULL)
+	if ((st = risk__qstmt(db, S_FORGED, sql_forged, err)) == NULL)
 		return RISK_EDB;
-	sqlite3_bind_int64(st, 1, now_ms);
-	sqlite3_bind_int64(st, 2, now_ms + RISK_LEASE_MAX_MS);
-	if ((r = done(db, st, err, risk__qfile(db))) !=
-	    RISK_OK)
-		return r;
+	sqlite3_bind_int64(st, 1, now_ms + RISK_LEASE_MAX_MS);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, risk__qfile(db));
+	if (rc == SQLITE_ROW) {
+		if ((st = risk__qstmt(db, S_UNFORGE, sql_unforge, err)) ==
+		    NULL)
+			return RISK_EDB;
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_bind_int64(st, 2, now_ms + RISK_LEASE_MAX_MS);
+		if ((r = done(db, st, err, risk__qfile(db))) != RISK_OK)
+			return r;
+	}
 	if (cap > 0) {
 		if ((r = risk_queue_leased(db, now_ms, &leased, err)) !=
 		    RISK_OK)
