@@ -1120,7 +1120,10 @@ risk_db_begin_read(struct risk_db *db, char *err)
 int
 risk_db_commit(struct risk_db *db, char *err)
 {
-	int r = exec(db, "COMMIT", err, db->path);
+	int r = risk__history_flush(db, err);
+
+	if (r == RISK_OK)
+		r = exec(db, "COMMIT", err, db->path);
 
 	if (r != RISK_OK)
 		risk_db_rollback(db);
@@ -1134,6 +1137,7 @@ risk_db_rollback(struct risk_db *db)
 	if (sqlite3_get_autocommit(db->h) == 0)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->txn = false;
+	db->ntot = 0;		/* the history rows they counted are gone */
 }
 
 bool

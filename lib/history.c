@@ -20,7 +20,10 @@
  *   read snapshot is held while a slow consumer reads the output, so a
  *   follower never keeps the WAL from being checkpointed.
  * - history_total counts every change ever made, by status, in the same
- *   transaction: Prometheus counters that a purge does not lower.
+ *   transaction: Prometheus counters that a purge does not lower.  In a
+ *   risk_db_begin() transaction the counts are added up in memory and
+ *   written by risk_db_commit() just before its COMMIT (a rollback drops
+ *   them with the rows they count).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +40,8 @@ static const char sql_add[] =
     "INSERT INTO main.history (id, status, previous, first, changed_at,"
     " fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char sql_total[] =
-    "INSERT INTO main.history_total (found, status, n) VALUES (?1, ?2, 1)"
-    " ON CONFLICT (found, status) DO UPDATE SET n = n + 1";
+    "INSERT INTO main.history_total (found, status, n) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (found, status) DO UPDATE SET n = n + excluded.n";
 static const char sql_after[] =
     "SELECT seq, id, status, previous, first, changed_at, fetched_at"
     " FROM main.history WHERE seq > ?1 ORDER BY seq LIMIT ?2";
@@ -76,6 +79,9 @@ have(struct risk_db *db, char *err)
 	    "(schema %d): open it once with a program that writes, such as "
 	    "risk-purge", db->path, db->version);
 }
+
+static int count(struct risk_db *db, bool found, const char *status,
+    char *err);
 
 int
 risk__history_note(struct risk_db *db, const struct risk_record *rec,
@@ -133,15 +139,70 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	if (rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, db->path);
 
+	return count(db, rec->found, rec->found ? rec->status : "", err);
+}
+
+/* Add n changes to status (found) in history_total. */
+static int
+total(struct risk_db *db, bool found, const char *status, int64_t n,
+    char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
 	if ((st = risk__stmt(db, S_HIST_TOTAL, sql_total, err)) == NULL)
 		return RISK_EDB;
-	sqlite3_bind_int(st, 1, rec->found);
-	sqlite3_bind_text(st, 2, rec->found ? rec->status : "", -1,
-	    SQLITE_STATIC);
+	sqlite3_bind_int(st, 1, found);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
 	    db->path);
+}
+
+/*
+ * One change more for status.  In a risk_db_begin() transaction it is
+ * added up in db->tot and written by risk_db_commit(), one statement per
+ * status instead of one per change (a drainer's transaction settles
+ * several answers, mostly of one status); otherwise at once.
+ */
+static int
+count(struct risk_db *db, bool found, const char *status, char *err)
+{
+	struct risk__total *t;
+	int i, r;
+
+	if (!db->txn)
+		return total(db, found, status, 1, err);
+	for (i = 0; i < db->ntot; i++) {
+		t = &db->tot[i];
+		if (t->found == found && strcmp(t->status, status) == 0) {
+			t->n++;
+			return RISK_OK;
+		}
+	}
+	if (db->ntot == RISK__TOTALS && (r = risk__history_flush(db, err)) !=
+	    RISK_OK)
+		return r;
+	t = &db->tot[db->ntot++];
+	t->found = found;
+	snprintf(t->status, sizeof t->status, "%s", status);
+	t->n = 1;
+	return RISK_OK;
+}
+
+int
+risk__history_flush(struct risk_db *db, char *err)
+{
+	int i, r;
+
+	for (i = 0; i < db->ntot; i++)
+		if ((r = total(db, db->tot[i].found, db->tot[i].status,
+		    db->tot[i].n, err)) != RISK_OK)
+			return r;	/* the caller rolls back */
+	db->ntot = 0;
+	return RISK_OK;
 }
 
 int

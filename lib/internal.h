@@ -78,6 +78,8 @@ struct risk_fileid {
 	ino_t ino;		/* 0: not known */
 };
 
+#define RISK__TOTALS 8	/* distinct statuses added up per transaction */
+
 struct risk_db {
 	sqlite3 *h;
 	bool readonly;
@@ -87,6 +89,14 @@ struct risk_db {
 	int version;		/* user_version of the main schema */
 	int64_t busy_ms;
 	sqlite3_stmt *st[S_NSTMT];
+	/* history_total's increments of a risk_db_begin() transaction,
+	 * written by risk_db_commit() (history.c) */
+	struct risk__total {
+		bool found;
+		char status[sizeof ((struct risk_record *)0)->status];
+		int64_t n;
+	} tot[RISK__TOTALS];
+	int ntot;
 	char path[PATH_MAX];
 	char qpath[PATH_MAX];
 	struct risk_fileid id, qid;	/* of path and qpath */
@@ -114,6 +124,9 @@ int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
  */
 int risk__history_note(struct risk_db *db, const struct risk_record *rec,
     const struct risk_record *old, char *err);
+/* history.c: write the history_total increments added up in db->tot;
+ * risk_db_commit() calls it just before COMMIT. */
+int risk__history_flush(struct risk_db *db, char *err);
 
 /* idset.c: the set as a JSON array of strings (malloc'd), or NULL. */
 char *risk__idset_json(const struct risk_idset *s);

@@ -144,6 +144,58 @@ test_purge_keeps_newest_and_seq(void **state)
 	risk_db_close(db);
 }
 
+/* n of status (NULL: not found) in history_total, per risk_history_stat */
+static int64_t
+total_of(struct risk_db *db, const char *status)
+{
+	struct risk_history_stat hs;
+	char err[RISK_ERRLEN];
+	int i;
+
+	if (risk_history_stat(db, 0, &hs, err) != RISK_OK)
+		fail_msg("stat: %s", err);
+	for (i = 0; i < hs.nstatus; i++)
+		if (hs.total[i].found == (status != NULL) &&
+		    strcmp(hs.total[i].status, status ? status : "") == 0)
+			return hs.total[i].n;
+	return 0;
+}
+
+/* In a risk_db_begin() transaction the totals are added up and written
+ * at the commit: the same counts as one by one, more statuses than it
+ * adds up at once included, and none after a rollback. */
+static void
+test_totals_in_a_transaction(void **state)
+{
+	struct risk_db *db = fresh();
+	char err[RISK_ERRLEN], id[16], st[16];
+	int i;
+
+	(void)state;
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	for (i = 0; i < 30; i++) {
+		snprintf(id, sizeof id, "T%d", i);
+		snprintf(st, sizeof st, "s%d", i % 12);
+		put(db, id, i % 5 == 4 ? NULL : st, 1000 + i);
+	}
+	put(db, "T0", "s1", 2000);		/* a change */
+	put(db, "T0", "s1", 2001);		/* none */
+	assert_int_equal(risk_db_commit(db, err), RISK_OK);
+	assert_int_equal(total_of(db, "s0"), 2);	/* T0 T12 (T24: nf) */
+	assert_int_equal(total_of(db, "s1"), 4);	/* T1 T13 T25, T0 */
+	assert_int_equal(total_of(db, "s11"), 2);	/* T11 T23 */
+	assert_int_equal(total_of(db, NULL), 6);	/* T4 T9 ... T29 */
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	put(db, "T1", "s7", 3000);
+	put(db, "U1", NULL, 3000);
+	risk_db_rollback(db);
+	assert_int_equal(total_of(db, "s7"), 1);	/* T7 (T19: nf) */
+	assert_int_equal(total_of(db, NULL), 6);
+	put(db, "T1", "s7", 3000);		/* outside one: at once */
+	assert_int_equal(total_of(db, "s7"), 2);
+	risk_db_close(db);
+}
+
 static void
 test_watch_lists(void **state)
 {
@@ -200,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_what_is_a_change),
 		cmocka_unit_test(test_purge_keeps_newest_and_seq),
 		cmocka_unit_test(test_watch_lists),
+		cmocka_unit_test(test_totals_in_a_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
