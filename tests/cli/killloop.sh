@@ -54,7 +54,10 @@ for i in $(seq "$iters"); do
 	awk -v r=$RANDOM 'BEGIN { srand(r); for (i = 1; i <= 300; i++)
 	    printf "{\"id\":\"L%d\",\"status\":\"%s\"}\n", i,
 	    rand() < 0.5 ? "reliable" : "indebted" }' >"$T/dump"
-	risk-load -q --batch 7 "$T/dump" 2>>"$T/drain.err" &
+	# half the dump, then a pause longer than any kill's delay: the kill
+	# always finds the load running, mid-write or between batches
+	{ head -n 150 "$T/dump"; sleep 1; tail -n 150 "$T/dump"; } |
+	    risk-load -q --batch 7 2>>"$T/drain.err" &
 	ld=$!
 	rsleep 400
 	kill -9 "$ld" 2>/dev/null && lkills=$((lkills + 1))
