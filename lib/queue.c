@@ -378,7 +378,8 @@ dead_put(struct risk_db *db, const struct risk_entry *e, const char *reason,
 	return done(db, st, err, db->path);
 }
 
-/* Settle a row the claim will not lease; key is its exact id value. */
+/* Settle a row the claim will not lease; key is its exact id value, or
+ * NULL when its ID is valid (then e->id is exact). */
 static int
 bury(struct risk_db *db, sqlite3_value *key, const struct risk_entry *e,
     int64_t now_ms, char *err)
@@ -391,7 +392,10 @@ bury(struct risk_db *db, sqlite3_value *key, const struct risk_entry *e,
 		return r;
 	if ((st = risk__qstmt(db, S_QUEUE_DEL, sql_queue_del, err)) == NULL)
 		return RISK_EDB;
-	sqlite3_bind_value(st, 1, key);
+	if (key != NULL)
+		sqlite3_bind_value(st, 1, key);
+	else			/* a valid ID: its text */
+		sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
 	return done1(db, st, err, risk__qfile(db), e->id);
 }
 
@@ -436,8 +440,9 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	if (max <= 0)
 		return RISK_OK;
 	/* Pick first, then take: updating due moves rows in the index the
-	 * pick is walking.  The exact key is kept: a hostile ID is deleted
-	 * by its every byte, not by a copy that was cut. */
+	 * pick is walking.  The exact key of a row to bury is kept: a
+	 * hostile ID is deleted by its every byte, not by a copy that was
+	 * cut.  A valid ID is its text: the copy in the entry is exact. */
 	if ((st = risk__qstmt(db, S_CLAIM_PICK, sql_pick, err)) == NULL) {
 		r = RISK_EDB;
 		goto out;
@@ -446,8 +451,9 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	sqlite3_bind_int(st, 2, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_row(st, max_attempts, &out[got]);
-		if ((key[got] = sqlite3_value_dup(sqlite3_column_value(st,
-		    0))) == NULL) {
+		key[got] = NULL;
+		if (out[got].buried != RISK_BURY_NO && (key[got] =
+		    sqlite3_value_dup(sqlite3_column_value(st, 0))) == NULL) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -483,7 +489,7 @@ risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 			r = RISK_EDB;
 			break;
 		}
-		sqlite3_bind_value(st, 1, key[i]);
+		sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, e->token);
 		sqlite3_bind_int64(st, 3, e->due);
 		r = done1(db, st, err, risk__qfile(db), e->id);
