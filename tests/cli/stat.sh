@@ -114,7 +114,8 @@ cp "$T/prom/risk.prom" "$T/old.prom"
 # (stderr through a pipe: the limit applies to regular files only; a
 # second connection keeps SQLite from resizing its -shm file on open)
 : >"$T/out"
-( sqlite3 "$RISK_DB" "SELECT count(*) FROM record" ".shell sleep 2" >/dev/null 2>&1 & )
+sqlite3 "$RISK_DB" "SELECT count(*) FROM record" ".shell sleep 2" >/dev/null 2>&1 &
+holder=$!
 sleep 0.3
 ( trap '' XFSZ; ulimit -f 0; exec risk-stat --prometheus -o "$T/prom/risk.prom" ) 2>&1 | cat >"$T/err"
 rc=${PIPESTATUS[0]}; LAST="risk-stat -o with ulimit -f 0"
@@ -122,6 +123,11 @@ expect_rc 2
 expect_err_re '^risk-stat: .*risk\.prom: File too large$'
 expect "old file intact after a failed write" cmp -s "$T/old.prom" "$T/prom/risk.prom"
 expect "no temporary file left after a failed write" [ "$(ls -A "$T/prom")" = risk.prom ]
+# The shell deletes -wal and -shm when it closes last; a reader of
+# ours opens the database again and leaves them, as the readers below
+# (who may not create files in $T) need them.
+wait "$holder"
+risk-stat -q >/dev/null
 # the rename fails (a folder in the way)
 mkdir "$T/prom/dir.prom"
 run risk-stat --prometheus -o "$T/prom/dir.prom"
