@@ -585,19 +585,13 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	if (withmain && old && ver < 3 && !has_column(db, "main", "fetch_log",
 	    "class") && (r = exec(db, migrate3_main, err, what)) != RISK_OK)
 		goto fail;
-	if (withqueue && old && ver < (withmain ? 3 : 2) &&
-	    !has_column(db, schema, "queue", "priority")) {
-		n = snprintf(sql, sizeof sql, migrate2_queue, schema, schema,
-		    schema);
-		if (n < 0 || (size_t)n >= sizeof sql) {
-			r = risk_seterr(err, RISK_EINVAL, "schema too long");
-			goto fail;
-		}
-		if ((r = exec(db, sql, err, what)) != RISK_OK)
-			goto fail;
-	} else if (withqueue) {
-		n = snprintf(sql, sizeof sql, schema_queue, schema, schema,
-		    schema);
+	if (withqueue) {
+		/* an older queue gains its priority; a new one is made */
+		const char *tmpl = old && ver < (withmain ? 3 : 2) &&
+		    !has_column(db, schema, "queue", "priority") ?
+		    migrate2_queue : schema_queue;
+
+		n = snprintf(sql, sizeof sql, tmpl, schema, schema, schema);
 		if (n < 0 || (size_t)n >= sizeof sql) {
 			r = risk_seterr(err, RISK_EINVAL, "schema too long");
 			goto fail;
