@@ -339,6 +339,8 @@ risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 			snprintf(e->last_error + n, sizeof e->last_error -
 			    (size_t)n, "; last error: %.*s",
 			    (int)(sizeof e->last_error - (size_t)n), le);
+		/* that precision may have cut a character in two */
+		risk_text_clean(e->last_error);
 	} else {
 		e->buried = RISK_BURY_NO;
 		memcpy(e->last_error, le, sizeof le);

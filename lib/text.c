@@ -140,6 +140,12 @@ risk__printable(const unsigned char *s, size_t n, char *buf, size_t sz)
 	/* never longer than its input, so it fits */
 	k = text(NULL, buf, (const char *)s, n < max ? n : max);
 	buf[k] = '\0';
-	if (n > max && k > 0)
-		buf[k - 1] = '?';	/* cut */
+	if (n > max && k > 0) {
+		/* the cut shows as '?' in place of the last whole
+		 * character, never of a byte inside one */
+		while (k > 1 && ((unsigned char)buf[k - 1] & 0xC0) == 0x80)
+			k--;
+		buf[k - 1] = '?';
+		buf[k] = '\0';
+	}
 }
