@@ -5,7 +5,7 @@
  * - Nothing links libfcgi.  risk_fcgi_listening() decides, with one
  *   fstat and one getpeername and no library, whether standard input is
  *   a listening socket (what FCGX_IsCGI tests); only then is libfcgi
- *   opened with dlopen, as json.c opens libjq.  The one-shot command
+ *   opened with dlopen (dl.c), as libjq is.  The one-shot command
  *   line and CGI starts never pay for it.
  * - One request at a time, one FCGX_Request for the process's life.
  *   risk_fcgi_accept() fills a struct risk_cgi_env with the request's
@@ -17,7 +17,6 @@
  *   linger in a buffer and reach the next request's client.
  * - Never prints, never exits; a SIGPIPE is the caller's to ignore.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@
 
 #include <fcgiapp.h>
 
-#include "risk.h"
+#include "internal.h"
 
 /* Every libfcgi function used below, resolved by load(). */
 #define FCGI_API(X) \
@@ -63,28 +62,17 @@ risk_fcgi_listening(int fd)
 static int
 load(char *err)
 {
-	static int state;	/* 0 not tried, 1 loaded, -1 failed */
-	static char why[256];
-	void *h;
+#define FCGI_NAME(f) #f,
+#define FCGI_SLOT(f) (void **)&F.p_##f,
+	static const char *const names[] = { FCGI_API(FCGI_NAME) };
+	static void **const slots[] = { FCGI_API(FCGI_SLOT) };
+#undef FCGI_NAME
+#undef FCGI_SLOT
+	static struct risk__dl dl = { .lib = "libfcgi.so.0",
+	    .what = "libfcgi", .names = names, .slots = slots,
+	    .n = sizeof names / sizeof names[0], .code = RISK_EDB };
 
-	if (state == 0) {
-		state = -1;
-		if ((h = dlopen("libfcgi.so.0", RTLD_NOW | RTLD_LOCAL)) ==
-		    NULL) {
-			snprintf(why, sizeof why, "cannot load libfcgi: %s",
-			    dlerror());
-			return risk_seterr(err, RISK_EDB, "%s", why);
-		}
-#define FCGI_SYM(f) \
-		if ((*(void **)&F.p_##f = dlsym(h, #f)) == NULL) { \
-			snprintf(why, sizeof why, "libfcgi has no %s", #f); \
-			return risk_seterr(err, RISK_EDB, "%s", why); \
-		}
-		FCGI_API(FCGI_SYM)
-#undef FCGI_SYM
-		state = 1;
-	}
-	return state == 1 ? RISK_OK : risk_seterr(err, RISK_EDB, "%s", why);
+	return risk__dl_load(&dl, err);
 }
 
 static ssize_t

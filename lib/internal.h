@@ -210,4 +210,23 @@ enum risk_fail_class risk__tls_failure(int rc,
     const struct risk__tls_seen *seen, bool have_cert, const char *errbuf,
     char *reason, size_t n);
 
+/* ---- dl.c: a library opened on first use ----------------------------- */
+
+/*
+ * lib is opened once per process; names[i] is resolved into *slots[i].
+ * A failure is code with "cannot load WHAT: ..." or "WHAT has no F",
+ * and the same failure answers every later call.
+ */
+struct risk__dl {
+	const char *lib;		/* "libjq.so.1" */
+	const char *what;		/* "libjq", for reasons */
+	const char *const *names;
+	void **const *slots;
+	size_t n;
+	int code;			/* the status of a failure */
+	int state;			/* 0 not tried, 1 loaded, -1 failed */
+	char why[256];
+};
+int risk__dl_load(struct risk__dl *d, char *err);
+
 #endif

@@ -1,11 +1,8 @@
 /*
- * jq.c — the dlopen shim for libjq (see jqapi.h for why).
- *
- * Invariant: risk__jq is filled completely or the load failed; the
- * outcome is decided once per process and its reason kept.
+ * jq.c — the dlopen shim for libjq (see jqapi.h for why), loaded by
+ * dl.c: risk__jq is filled completely or the load failed.
  */
-#include <dlfcn.h>
-
+#include "internal.h"
 #include "jqapi.h"
 
 struct risk__jq risk__jq;
@@ -13,27 +10,15 @@ struct risk__jq risk__jq;
 int
 risk__jq_load(char *err)
 {
-	static int state;	/* 0 not tried, 1 loaded, -1 failed */
-	static char why[256];
-	const char *e;
-	void *h;
+#define RISK_JQ_NAME(f) #f,
+#define RISK_JQ_SLOT(f) (void **)&risk__jq.p_##f,
+	static const char *const names[] = { RISK_JQ_API(RISK_JQ_NAME) };
+	static void **const slots[] = { RISK_JQ_API(RISK_JQ_SLOT) };
+#undef RISK_JQ_NAME
+#undef RISK_JQ_SLOT
+	static struct risk__dl dl = { .lib = "libjq.so.1", .what = "libjq",
+	    .names = names, .slots = slots,
+	    .n = sizeof names / sizeof names[0], .code = RISK_EJQ };
 
-	if (state == 0) {
-		state = -1;
-		if ((h = dlopen("libjq.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL) {
-			e = dlerror();
-			snprintf(why, sizeof why, "cannot load libjq: %s",
-			    e != NULL ? e : "dlopen failed");
-			return risk_seterr(err, RISK_EJQ, "%s", why);
-		}
-#define RISK_JQ_SYM(f) \
-		if ((*(void **)&risk__jq.p_##f = dlsym(h, #f)) == NULL) { \
-			snprintf(why, sizeof why, "libjq has no %s", #f); \
-			return risk_seterr(err, RISK_EJQ, "%s", why); \
-		}
-		RISK_JQ_API(RISK_JQ_SYM)
-#undef RISK_JQ_SYM
-		state = 1;
-	}
-	return state == 1 ? RISK_OK : risk_seterr(err, RISK_EJQ, "%s", why);
+	return risk__dl_load(&dl, err);
 }
