@@ -131,6 +131,10 @@ expect "flips were recorded (loads)" [ "$(q "SELECT count(*) FROM history WHERE 
 expect "PRAGMA integrity_check is ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
 expect "dead letters carry a reason" [ "$(q "select count(*) from dead where reason = ''")" = 0 ]
 expect "the stand-in saw failures to retry" grep -q $'\t503' "$T/requests.log"
-expect "no drain reported an error" not grep -v 'lease lost' "$T/drain.err"
+# A program killed while LeakSanitizer checks it at exit leaves the
+# tracer's "Unable to get registers from thread N" behind: the runtime's
+# note about the kill, not a drain's error.
+expect "no drain reported an error" not grep -v -e 'lease lost' \
+    -e '^==[0-9]*==Unable to get registers from thread [0-9]*\.$' "$T/drain.err"
 
 finish

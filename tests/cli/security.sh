@@ -55,7 +55,7 @@ expect_err_re '^risk-fetch: needauth-y: HTTP 401$'
 cat "$T/err" >>"$T/drain.err"
 expect "no secret in any message" not grep -q "$secret" "$T/drain.err"
 expect "no secret anywhere in the database, fetch log included" \
-    not grep -aq "$secret" "$RISK_DB" "$RISK_DB-wal"
+    not grep -aqs "$secret" "$RISK_DB" "$RISK_DB-wal"
 expect "the fetch log has the attempts" [ "$(q 'select count(*) from fetch_log')" -ge 7 ]
 # a credentials file others can read is refused, naming only the file
 chmod 640 "$T/creds"
