@@ -126,6 +126,7 @@ install: all
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
 	install -d $(DESTDIR)$(DATADIR)/monitoring
 	install -m 644 $(wildcard scripts/monitoring/*) $(DESTDIR)$(DATADIR)/monitoring
+	install -m 755 scripts/risk-pg-roles $(DESTDIR)$(DATADIR)
 	install -d $(DESTDIR)$(COMPDIR)
 	install -m 644 bin/risk.bash $(DESTDIR)$(COMPDIR)/risk
 	for p in $(notdir $(PROGS)); do ln -sf risk $(DESTDIR)$(COMPDIR)/$$p; done
