@@ -33,6 +33,9 @@ CURL_LIBS     += $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null || ec
 # libjq is opened with dlopen on first use (lib/json.c): a program that
 # prints records without a jq filter never pays for loading it.
 JQ_LIBS       ?= -ldl
+# libpq too (lib/pg.c), and only by a program opening a PostgreSQL
+# database: its headers at build time, nothing at link time.
+PQ_CFLAGS     := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 
 ifeq ($(WERROR),1)
 WARN += -Werror
@@ -48,7 +51,7 @@ SAN_ENV = ASAN_OPTIONS="$${ASAN_OPTIONS:+$$ASAN_OPTIONS:}halt_on_error=1:exitcod
 	UBSAN_OPTIONS="$${UBSAN_OPTIONS:+$$UBSAN_OPTIONS:}halt_on_error=1:exitcode=87:print_stacktrace=1"
 endif
 
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS) $(PQ_CFLAGS)
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:.c=.o)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 #define APP_ID_MAIN 0x5249534b	/* "RISK" */
 #define APP_ID_QUEUE 0x5249534b	/* the same: a queue file is ours too */
@@ -307,8 +308,8 @@ risk_db_opts_env(struct risk_db_opts *o, char *err)
 	return RISK_OK;
 }
 
-static bool
-stage_valid(const char *s)
+bool
+risk__stage_valid(const char *s)
 {
 	size_t i;
 
@@ -341,14 +342,14 @@ staged(const char *path, const char *stage, char *out, size_t outsz)
 }
 
 int
-risk_db_path(const struct risk_db_opts *o, char *out, size_t outsz,
+risk__sq_path(const struct risk_db_opts *o, char *out, size_t outsz,
     char *err)
 {
 	char def[PATH_MAX];
 	const char *base, *home;
 	int n;
 
-	if (o->stage != NULL && !stage_valid(o->stage))
+	if (o->stage != NULL && !risk__stage_valid(o->stage))
 		return risk_seterr(err, RISK_EINVAL,
 		    "%s: invalid stage name (1 to 32 of A-Z a-z 0-9 _ -)",
 		    o->stage);
@@ -905,26 +906,21 @@ open_file(struct risk_db *db, const char *path, struct risk_fileid *id,
 	return RISK_OK;
 }
 
+/* db, allocated and zero but for its common fields, opened on o. */
 int
-risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
+risk__sq_db_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 {
-	struct risk_db *db;
 	struct risk_db_opts qo;
 	sqlite3_stmt *st;
 	int r, rc, flags, persist;
 
-	*dbp = NULL;
-	if ((db = calloc(1, sizeof *db)) == NULL)
-		return risk_seterr(err, RISK_ENOMEM, "out of memory");
-	db->readonly = o->readonly;
-	db->nocreate = o->nocreate;
 	db->busy_ms = o->busy_ms >= 0 ? o->busy_ms : BUSY_DEFAULT_MS;
-	if ((r = risk_db_path(o, db->path, sizeof db->path, err)) != RISK_OK)
-		goto fail;
+	if ((r = risk__sq_path(o, db->path, sizeof db->path, err)) != RISK_OK)
+		return r;
 	if (o->queue != NULL) {
 		qo = *o;
 		qo.path = o->queue;
-		if ((r = risk_db_path(&qo, db->qpath, sizeof db->qpath,
+		if ((r = risk__sq_path(&qo, db->qpath, sizeof db->qpath,
 		    err)) != RISK_OK)
 			goto fail;
 		db->split = strcmp(db->qpath, db->path) != 0;
@@ -999,10 +995,9 @@ risk_db_open(struct risk_db **dbp, const struct risk_db_opts *o, char *err)
 		remember(db->path, &db->id);
 	if (db->split && db->qid.ino == 0)
 		remember(db->qpath, &db->qid);
-	*dbp = db;
 	return RISK_OK;
 fail:
-	risk_db_close(db);
+	/* the caller closes db */
 	return r;
 }
 
@@ -1025,12 +1020,10 @@ trim_wal(struct risk_db *db, const char *schema, const char *path)
 }
 
 void
-risk_db_settle(struct risk_db *db)
+risk__sq_db_settle(struct risk_db *db)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (db == NULL)
-		return;
 	while ((st = sqlite3_next_stmt(db->h, st)) != NULL)
 		if (sqlite3_stmt_busy(st))
 			sqlite3_reset(st);
@@ -1038,7 +1031,7 @@ risk_db_settle(struct risk_db *db)
 }
 
 bool
-risk_db_replaced(struct risk_db *db)
+risk__sq_db_replaced(struct risk_db *db)
 {
 	if (!moved(db->path, &db->id) &&
 	    !(db->split && moved(db->qpath, &db->qid)))
@@ -1051,12 +1044,10 @@ risk_db_replaced(struct risk_db *db)
 }
 
 void
-risk_db_close(struct risk_db *db)
+risk__sq_db_close(struct risk_db *db)
 {
 	int i;
 
-	if (db == NULL)
-		return;
 	for (i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(db->st[i]);
 	if (db->txn)
@@ -1068,7 +1059,6 @@ risk_db_close(struct risk_db *db)
 			trim_wal(db, "q", db->qpath);
 	}
 	sqlite3_close(db->h);
-	free(db);
 }
 
 /*
@@ -1080,7 +1070,7 @@ risk_db_close(struct risk_db *db)
  * writes only the queue).
  */
 int
-risk_db_begin(struct risk_db *db, char *err)
+risk__sq_db_begin(struct risk_db *db, char *err)
 {
 	int r;
 
@@ -1103,7 +1093,7 @@ risk_db_begin(struct risk_db *db, char *err)
 }
 
 int
-risk_db_begin_read(struct risk_db *db, char *err)
+risk__sq_db_begin_read(struct risk_db *db, char *err)
 {
 	int r = exec(db, "BEGIN DEFERRED", err, db->path);
 
@@ -1112,7 +1102,7 @@ risk_db_begin_read(struct risk_db *db, char *err)
 }
 
 int
-risk_db_commit(struct risk_db *db, char *err)
+risk__sq_db_commit(struct risk_db *db, char *err)
 {
 	int r = risk__history_flush(db, err);
 
@@ -1126,7 +1116,7 @@ risk_db_commit(struct risk_db *db, char *err)
 }
 
 void
-risk_db_rollback(struct risk_db *db)
+risk__sq_db_rollback(struct risk_db *db)
 {
 	if (sqlite3_get_autocommit(db->h) == 0)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
@@ -1134,16 +1124,48 @@ risk_db_rollback(struct risk_db *db)
 	db->ntot = 0;		/* the history rows they counted are gone */
 }
 
-bool
-risk_db_in_txn(struct risk_db *db)
-{
-	/* NULL, like risk_db_close(): risk-get runs without a database
-	 * when none exists yet */
-	return db != NULL && db->txn;
-}
-
 int
-risk_db_exec(struct risk_db *db, const char *sql, char *err)
+risk__sq_db_exec(struct risk_db *db, const char *sql, char *err)
 {
 	return exec(db, sql, err, db->path);
 }
+
+const struct risk__store risk__sqlite_store = {
+	.engine = "sqlite",
+	.close = risk__sq_db_close,
+	.begin = risk__sq_db_begin,
+	.begin_read = risk__sq_db_begin_read,
+	.commit = risk__sq_db_commit,
+	.rollback = risk__sq_db_rollback,
+	.settle = risk__sq_db_settle,
+	.replaced = risk__sq_db_replaced,
+	.exec = risk__sq_db_exec,
+	.record_get = risk__sq_record_get,
+	.record_put = risk__sq_record_put,
+	.record_each = risk__sq_record_each,
+	.history_each = risk__sq_history_each,
+	.history_last = risk__sq_history_last,
+	.history_stat = risk__sq_history_stat,
+	.purge_history = risk__sq_purge_history,
+	.enqueue_prio = risk__sq_enqueue_prio,
+	.queue_next_due = risk__sq_queue_next_due,
+	.queue_leased = risk__sq_queue_leased,
+	.claim = risk__sq_claim,
+	.ack = risk__sq_ack,
+	.defer = risk__sq_defer,
+	.release = risk__sq_release,
+	.fail = risk__sq_fail,
+	.dead_each = risk__sq_dead_each,
+	.dead_get = risk__sq_dead_get,
+	.redrive = risk__sq_redrive,
+	.log_put = risk__sq_log_put,
+	.run_put = risk__sq_run_put,
+	.log_each = risk__sq_log_each,
+	.stat_get = risk__sq_stat_get,
+	.source_get = risk__sq_source_get,
+	.source_put = risk__sq_source_put,
+	.purge_records = risk__sq_purge_records,
+	.purge_dead = risk__sq_purge_dead,
+	.purge_log = risk__sq_purge_log,
+	.vacuum = risk__sq_vacuum,
+};

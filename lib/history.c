@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 #define PAGE 4096
 #define BATCH_DEFAULT 1000
@@ -206,7 +207,7 @@ risk__history_flush(struct risk_db *db, char *err)
 }
 
 int
-risk_history_last(struct risk_db *db, int64_t *seq, char *err)
+risk__sq_history_last(struct risk_db *db, int64_t *seq, char *err)
 {
 	sqlite3_stmt *st;
 	int rc, r;
@@ -234,7 +235,7 @@ risk_history_last(struct risk_db *db, int64_t *seq, char *err)
 #define SHORT_WATCH 256
 
 int
-risk_history_each(struct risk_db *db, const struct risk_idset *watch,
+risk__sq_history_each(struct risk_db *db, const struct risk_idset *watch,
     int64_t *seq, risk_change_fn fn, void *arg, char *err)
 {
 	struct risk_change c;
@@ -302,7 +303,7 @@ risk_history_each(struct risk_db *db, const struct risk_idset *watch,
 }
 
 int
-risk_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
+risk__sq_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
 	sqlite3_stmt *st;
@@ -337,7 +338,7 @@ risk_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
 }
 
 int
-risk_history_stat(struct risk_db *db, int64_t now_ms,
+risk__sq_history_stat(struct risk_db *db, int64_t now_ms,
     struct risk_history_stat *hs, char *err)
 {
 	sqlite3_stmt *st;

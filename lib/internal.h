@@ -81,7 +81,9 @@ struct risk_fileid {
 #define RISK__TOTALS 8	/* distinct statuses added up per transaction */
 
 struct risk_db {
-	sqlite3 *h;
+	const struct risk__store *ops;	/* the engine (store.h) */
+	struct risk__pg *pg;	/* PostgreSQL's connection, or NULL */
+	sqlite3 *h;		/* SQLite's, or NULL */
 	bool readonly;
 	bool nocreate;		/* a missing (or empty) file is RISK_ENOTFOUND */
 	bool split;		/* the queue lives in its own file, schema q */
@@ -113,6 +115,8 @@ sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
  * the queue), never a company: a locked, read-only or broken database is
  * a fact about a file. */
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
+/* db.c: 1 to 32 of A-Z a-z 0-9 _ - */
+bool risk__stage_valid(const char *s);
 /* The file that holds the queue: the queue file, or the main one. */
 #define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)
 

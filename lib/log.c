@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 static const char sql_log[] =
     "INSERT INTO main.fetch_log (at, id, outcome, http, ms, reason, class)"
@@ -39,7 +40,7 @@ risk_outcome_parse(const char *name)
 }
 
 int
-risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
+risk__sq_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -64,7 +65,7 @@ risk_log_put(struct risk_db *db, const struct risk_log_entry *e, char *err)
 }
 
 int
-risk_run_put(struct risk_db *db, const struct risk_run *r, char *err)
+risk__sq_run_put(struct risk_db *db, const struct risk_run *r, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;

@@ -40,6 +40,7 @@ struct risk__pg {
 	char schema[48];	/* "risk" or "risk_STAGE", unquoted */
 	int nprep;
 	const char *prep[RISK__PG_PREP];	/* by address */
+	bool prepared[RISK__PG_PREP];	/* seen twice: prepared */
 };
 
 /* Does path name a PostgreSQL database (a libpq URI or "service=...")? */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 #define BATCH_DEFAULT 1000
 #define SCAN_FACTOR 16
@@ -254,14 +255,14 @@ fail:
 }
 
 int
-risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
+risk__sq_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
 	return walk(db, p, &records, n, err);
 }
 
 int
-risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
+risk__sq_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
 	return walk(db, p, &dead, n, err);
@@ -305,7 +306,7 @@ trim(struct risk_db *db, const struct risk_purge *p, enum risk_stmt sdel,
 }
 
 int
-risk_purge_log(struct risk_db *db, const struct risk_purge *p, long *nlog,
+risk__sq_purge_log(struct risk_db *db, const struct risk_purge *p, long *nlog,
     long *nrun, char *err)
 {
 	int r;
@@ -333,7 +334,7 @@ vacuum_tick(void *arg)
 }
 
 int
-risk_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
+risk__sq_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
     char *err)
 {
 	struct vacuum_tick t = { tick, arg };

@@ -31,6 +31,7 @@
 #include <sys/random.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 static const char sql_has[] =
     "SELECT due, token, attempts, priority FROM %1$s.queue WHERE id = ?1";
@@ -163,14 +164,6 @@ is_dead(struct risk_db *db, const char *id, bool *dead, char *err)
 	    risk__dberr(db, rc, err, db->path);
 }
 
-int
-risk_enqueue(struct risk_db *db, const char *id, int64_t due_ms,
-    bool *isnew, bool *queued, char *err)
-{
-	return risk_enqueue_prio(db, id, due_ms, RISK_PRIO_NORMAL, isnew,
-	    queued, err);
-}
-
 /* Raise the priority of a queued entry; never lowers it. */
 static int
 raise_prio(struct risk_db *db, const char *id, enum risk_priority prio,
@@ -186,7 +179,7 @@ raise_prio(struct risk_db *db, const char *id, enum risk_priority prio,
 }
 
 int
-risk_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
+risk__sq_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
     enum risk_priority prio, bool *isnew, bool *queued, char *err)
 {
 	sqlite3_stmt *st;
@@ -238,7 +231,7 @@ risk_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 }
 
 int
-risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
+risk__sq_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -255,7 +248,7 @@ risk_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 }
 
 int
-risk_queue_next_due(struct risk_db *db, int64_t *due, char *err)
+risk__sq_queue_next_due(struct risk_db *db, int64_t *due, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -402,7 +395,7 @@ bury(struct risk_db *db, sqlite3_value *key, const struct risk_entry *e,
 }
 
 int
-risk_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
+risk__sq_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
     int cap, int max_attempts, struct risk_entry *out, int *n, char *err)
 {
 	sqlite3_value *key[RISK_CLAIM_MAX];
@@ -539,7 +532,7 @@ dead_del(struct risk_db *db, const char *id, char *err)
 }
 
 int
-risk_ack(struct risk_db *db, const struct risk_entry *e, char *err)
+risk__sq_ack(struct risk_db *db, const struct risk_entry *e, char *err)
 {
 	int r;
 
@@ -551,14 +544,14 @@ risk_ack(struct risk_db *db, const struct risk_entry *e, char *err)
 }
 
 int
-risk_defer(struct risk_db *db, const struct risk_entry *e, const char *reason,
+risk__sq_defer(struct risk_db *db, const struct risk_entry *e, const char *reason,
     int64_t due_ms, char *err)
 {
 	return by_token(db, S_DEFER, sql_defer, e, due_ms, reason, err);
 }
 
 int
-risk_release(struct risk_db *db, const struct risk_entry *e, char *err)
+risk__sq_release(struct risk_db *db, const struct risk_entry *e, char *err)
 {
 	return by_token(db, S_RELEASE, sql_release, e, risk_now_ms(), NULL,
 	    err);
@@ -580,7 +573,7 @@ risk_backoff_ms(int64_t base_ms, int attempts, uint64_t rnd)
 }
 
 int
-risk_fail(struct risk_db *db, const struct risk_entry *e, const char *reason,
+risk__sq_fail(struct risk_db *db, const struct risk_entry *e, const char *reason,
     int64_t now_ms, int64_t base_ms, int64_t retry_after_ms,
     int max_attempts, bool *dead, char *err)
 {
@@ -629,7 +622,7 @@ risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d)
 }
 
 int
-risk_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg, char *err)
+risk__sq_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg, char *err)
 {
 	struct risk_dead d;
 	sqlite3_stmt *st;
@@ -650,7 +643,7 @@ risk_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg, char *err)
 }
 
 int
-risk_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
+risk__sq_dead_get(struct risk_db *db, const char *id, struct risk_dead *d,
     char *err)
 {
 	sqlite3_stmt *st;
@@ -745,7 +738,7 @@ fail:
 }
 
 int
-risk_redrive(struct risk_db *db, const char *id, int64_t now_ms,
+risk__sq_redrive(struct risk_db *db, const char *id, int64_t now_ms,
     int max_redrives, char *err)
 {
 	int r, tries = 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 static const char sql_get[] =
     "SELECT status, changed_at, fetched_at FROM main.record WHERE id = ?1";
@@ -44,7 +45,7 @@ fill(sqlite3_stmt *st, int col, struct risk_record *rec)
 }
 
 int
-risk_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
+risk__sq_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
     char *err)
 {
 	sqlite3_stmt *st;
@@ -108,7 +109,7 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 }
 
 int
-risk_record_put(struct risk_db *db, const struct risk_record *rec,
+risk__sq_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err)
 {
 	bool own = sqlite3_get_autocommit(db->h) != 0, done;
@@ -133,7 +134,7 @@ risk_record_put(struct risk_db *db, const struct risk_record *rec,
 }
 
 int
-risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg, char *err)
+risk__sq_record_each(struct risk_db *db, risk_record_fn fn, void *arg, char *err)
 {
 	struct risk_record rec;
 	sqlite3_stmt *st;

@@ -142,6 +142,8 @@ int risk_db_begin(struct risk_db *db, char *err);
 int risk_db_commit(struct risk_db *db, char *err);
 void risk_db_rollback(struct risk_db *db);
 bool risk_db_in_txn(struct risk_db *db);
+/* "sqlite" or "postgresql". */
+const char *risk_db_engine(const struct risk_db *db);
 /*
  * Between the requests of a long-lived reader: reset every statement and
  * end any transaction, so that no read snapshot outlives a request (WAL

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 #define WINDOW_AGE_MS (3600 * 1000)	/* older answers are forgotten */
 
@@ -76,7 +77,7 @@ risk_fail_class_parse(const char *name)
 }
 
 int
-risk_source_get(struct risk_db *db, struct risk_source *s, char *err)
+risk__sq_source_get(struct risk_db *db, struct risk_source *s, char *err)
 {
 	sqlite3_stmt *st;
 	const char *name;
@@ -110,7 +111,7 @@ risk_source_get(struct risk_db *db, struct risk_source *s, char *err)
 }
 
 int
-risk_source_put(struct risk_db *db, const struct risk_source *s, char *err)
+risk__sq_source_put(struct risk_db *db, const struct risk_source *s, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;

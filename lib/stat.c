@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sqlite.h"
 
 static const char sql_q_total[] = "SELECT count(*) FROM %1$s.queue";
 static const char sql_q_due[] =
@@ -171,7 +172,7 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 }
 
 int
-risk_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
+risk__sq_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
     struct risk_stat *s, char *err)
 {
 	bool own = !db->txn;
@@ -191,7 +192,7 @@ risk_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
 }
 
 int
-risk_log_each(struct risk_db *db, int64_t since_ms, const char *id,
+risk__sq_log_each(struct risk_db *db, int64_t since_ms, const char *id,
     int64_t *seq, risk_log_fn fn, void *arg, char *err)
 {
 	struct risk_log_entry e;

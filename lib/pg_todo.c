@@ -1,0 +1,306 @@
+/*
+ * pg_todo.c — SCAFFOLDING, to be deleted: every PostgreSQL store
+ * operation not written yet, failing with "not yet on PostgreSQL", so
+ * that the programs link while pg_record.c, pg_queue.c and pg_ops.c are
+ * written.  Whoever lands one of those files deletes its block here
+ * (the blocks are far apart, so the deletions do not conflict); the
+ * last one deletes this file.
+ */
+#include "pg.h"
+
+#define TODO(db, err) risk_seterr((err), RISK_EDB, \
+	"%s: not yet on PostgreSQL", (db)->pg->name)
+
+/* ==== pg_record.c: delete this block when pg_record.c lands ==== */
+
+
+
+int
+risk__pg_record_get(struct risk_db *db, const char *id,
+    struct risk_record *rec, char *err)
+{
+	(void)id;
+	(void)rec;
+	return TODO(db, err);
+}
+
+int
+risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
+    bool *stored, char *err)
+{
+	(void)rec;
+	(void)stored;
+	return TODO(db, err);
+}
+
+int
+risk__pg_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
+    char *err)
+{
+	(void)fn;
+	(void)arg;
+	return TODO(db, err);
+}
+
+int
+risk__pg_history_each(struct risk_db *db,
+    const struct risk_idset *watch, int64_t *seq, risk_change_fn fn,
+    void *arg, char *err)
+{
+	(void)watch;
+	(void)seq;
+	(void)fn;
+	(void)arg;
+	return TODO(db, err);
+}
+
+int
+risk__pg_history_last(struct risk_db *db, int64_t *seq, char *err)
+{
+	(void)seq;
+	return TODO(db, err);
+}
+
+int
+risk__pg_history_stat(struct risk_db *db, int64_t now_ms,
+    struct risk_history_stat *hs, char *err)
+{
+	(void)now_ms;
+	(void)hs;
+	return TODO(db, err);
+}
+
+int
+risk__pg_purge_history(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err)
+{
+	(void)p;
+	(void)n;
+	return TODO(db, err);
+}
+
+
+/* ==== end of pg_record.c ==== */
+
+
+
+
+/* ==== pg_queue.c: delete this block when pg_queue.c lands ==== */
+
+
+
+int
+risk__pg_enqueue_prio(struct risk_db *db, const char *id,
+    int64_t due_ms, enum risk_priority prio, bool *isnew, bool *queued,
+    char *err)
+{
+	(void)id;
+	(void)due_ms;
+	(void)prio;
+	(void)isnew;
+	(void)queued;
+	return TODO(db, err);
+}
+
+int
+risk__pg_queue_next_due(struct risk_db *db, int64_t *due, char *err)
+{
+	(void)due;
+	return TODO(db, err);
+}
+
+int
+risk__pg_queue_leased(struct risk_db *db, int64_t now_ms, int *n,
+    char *err)
+{
+	(void)now_ms;
+	(void)n;
+	return TODO(db, err);
+}
+
+int
+risk__pg_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms,
+    int max, int cap, int max_attempts, struct risk_entry *out, int *n,
+    char *err)
+{
+	(void)now_ms;
+	(void)lease_ms;
+	(void)max;
+	(void)cap;
+	(void)max_attempts;
+	(void)out;
+	(void)n;
+	return TODO(db, err);
+}
+
+int
+risk__pg_ack(struct risk_db *db, const struct risk_entry *e,
+    char *err)
+{
+	(void)e;
+	return TODO(db, err);
+}
+
+int
+risk__pg_defer(struct risk_db *db, const struct risk_entry *e,
+    const char *reason, int64_t due_ms, char *err)
+{
+	(void)e;
+	(void)reason;
+	(void)due_ms;
+	return TODO(db, err);
+}
+
+int
+risk__pg_release(struct risk_db *db, const struct risk_entry *e,
+    char *err)
+{
+	(void)e;
+	return TODO(db, err);
+}
+
+int
+risk__pg_fail(struct risk_db *db, const struct risk_entry *e,
+    const char *reason, int64_t now_ms, int64_t base_ms,
+    int64_t retry_after_ms, int max_attempts, bool *dead, char *err)
+{
+	(void)e;
+	(void)reason;
+	(void)now_ms;
+	(void)base_ms;
+	(void)retry_after_ms;
+	(void)max_attempts;
+	(void)dead;
+	return TODO(db, err);
+}
+
+int
+risk__pg_dead_each(struct risk_db *db, risk_dead_fn fn, void *arg,
+    char *err)
+{
+	(void)fn;
+	(void)arg;
+	return TODO(db, err);
+}
+
+int
+risk__pg_dead_get(struct risk_db *db, const char *id,
+    struct risk_dead *d, char *err)
+{
+	(void)id;
+	(void)d;
+	return TODO(db, err);
+}
+
+int
+risk__pg_redrive(struct risk_db *db, const char *id, int64_t now_ms,
+    int max_redrives, char *err)
+{
+	(void)id;
+	(void)now_ms;
+	(void)max_redrives;
+	return TODO(db, err);
+}
+
+
+/* ==== end of pg_queue.c ==== */
+
+
+
+
+/* ==== pg_ops.c: delete this block when pg_ops.c lands ==== */
+
+
+
+int
+risk__pg_log_put(struct risk_db *db, const struct risk_log_entry *e,
+    char *err)
+{
+	(void)e;
+	return TODO(db, err);
+}
+
+int
+risk__pg_run_put(struct risk_db *db, const struct risk_run *r,
+    char *err)
+{
+	(void)r;
+	return TODO(db, err);
+}
+
+int
+risk__pg_log_each(struct risk_db *db, int64_t since_ms, const char *id,
+    int64_t *seq, risk_log_fn fn, void *arg, char *err)
+{
+	(void)since_ms;
+	(void)id;
+	(void)seq;
+	(void)fn;
+	(void)arg;
+	return TODO(db, err);
+}
+
+int
+risk__pg_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
+    struct risk_stat *st, char *err)
+{
+	(void)o;
+	(void)st;
+	return TODO(db, err);
+}
+
+int
+risk__pg_source_get(struct risk_db *db, struct risk_source *s,
+    char *err)
+{
+	(void)s;
+	return TODO(db, err);
+}
+
+int
+risk__pg_source_put(struct risk_db *db, const struct risk_source *s,
+    char *err)
+{
+	(void)s;
+	return TODO(db, err);
+}
+
+int
+risk__pg_purge_records(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err)
+{
+	(void)p;
+	(void)n;
+	return TODO(db, err);
+}
+
+int
+risk__pg_purge_dead(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err)
+{
+	(void)p;
+	(void)n;
+	return TODO(db, err);
+}
+
+int
+risk__pg_purge_log(struct risk_db *db, const struct risk_purge *p,
+    long *nlog, long *nrun, char *err)
+{
+	(void)p;
+	(void)nlog;
+	(void)nrun;
+	return TODO(db, err);
+}
+
+int
+risk__pg_vacuum(struct risk_db *db, void (*tick)(void *), void *arg,
+    char *err)
+{
+	(void)tick;
+	(void)arg;
+	return TODO(db, err);
+}
+
+
+/* ==== end of pg_ops.c ==== */
