@@ -309,7 +309,9 @@ fastcgi(void)
 			break;
 		}
 		if (db != NULL && risk_db_replaced(db)) {
-			cmd_warn("%s: file replaced: opening it again", path);
+			cmd_warn(strcmp(risk_db_engine(db), "sqlite") == 0 ?
+			    "%s: file replaced: opening it again" :
+			    "%s: connection lost: connecting again", path);
 			risk_db_close(db);
 			db = NULL;
 		}

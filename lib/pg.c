@@ -534,17 +534,27 @@ pg_settle(struct risk_db *db)
 	pg_rollback(db);
 }
 
+/* A server is not replaced under us, but a connection can be lost
+ * (a restart, a failover): a long-lived reader then connects again. */
 static bool
 pg_replaced(struct risk_db *db)
 {
-	(void)db;
-	return false;		/* a server is not replaced under us */
+	return db->pg->c == NULL || P.p_PQstatus(db->pg->c) != CONNECTION_OK;
 }
 
 static int
 pg_exec(struct risk_db *db, const char *sql, char *err)
 {
 	return exec(db, sql, err);
+}
+
+/* The server sizes its own caches. */
+static int
+pg_bulk(struct risk_db *db, char *err)
+{
+	(void)db;
+	(void)err;
+	return RISK_OK;
 }
 
 const struct risk__store risk__pg_store = {
@@ -557,6 +567,7 @@ const struct risk__store risk__pg_store = {
 	.settle = pg_settle,
 	.replaced = pg_replaced,
 	.exec = pg_exec,
+	.bulk = pg_bulk,
 	.record_get = risk__pg_record_get,
 	.record_put = risk__pg_record_put,
 	.record_each = risk__pg_record_each,

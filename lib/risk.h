@@ -155,11 +155,13 @@ void risk_db_settle(struct risk_db *db);
  * a backup, moved into place) or none?  A long-lived reader then closes
  * and opens again: SQLite would go on reading the old file.  When true,
  * the close that follows leaves the -wal file alone: it is the new
- * file's.
+ * file's.  On PostgreSQL: has the connection been lost?
  */
 bool risk_db_replaced(struct risk_db *db);
 /* A read snapshot for long read loops (BEGIN DEFERRED). */
 int risk_db_begin_read(struct risk_db *db, char *err);
+/* A bulk load follows: size what the engine keeps for it. */
+int risk_db_bulk(struct risk_db *db, char *err);
 /* Run SQL with no result rows (maintenance, tests). */
 int risk_db_exec(struct risk_db *db, const char *sql, char *err);
 

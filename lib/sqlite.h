@@ -22,6 +22,7 @@ void risk__sq_db_rollback(struct risk_db *db);
 void risk__sq_db_settle(struct risk_db *db);
 bool risk__sq_db_replaced(struct risk_db *db);
 int risk__sq_db_exec(struct risk_db *db, const char *sql, char *err);
+int risk__sq_db_bulk(struct risk_db *db, char *err);
 int risk__sq_record_get(struct risk_db *db, const char *id,
     struct risk_record *rec, char *err);
 int risk__sq_record_put(struct risk_db *db, const struct risk_record *rec,

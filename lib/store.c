@@ -117,6 +117,12 @@ risk_db_replaced(struct risk_db *db)
 }
 
 int
+risk_db_bulk(struct risk_db *db, char *err)
+{
+	return db->ops->bulk(db, err);
+}
+
+int
 risk_db_exec(struct risk_db *db, const char *sql, char *err)
 {
 	return db->ops->exec(db, sql, err);

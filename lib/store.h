@@ -28,6 +28,7 @@ struct risk__store {
 	void (*settle)(struct risk_db *db);
 	bool (*replaced)(struct risk_db *db);
 	int (*exec)(struct risk_db *db, const char *sql, char *err);
+	int (*bulk)(struct risk_db *db, char *err);
 
 	int (*record_get)(struct risk_db *db, const char *id,
 	    struct risk_record *rec, char *err);
