@@ -112,6 +112,10 @@ bench: all bench-bin
 # where the archive exists): a fair comparison.
 BENCH_BIN := $(patsubst bench/%.c,bench/bin/%,$(wildcard bench/*.c))
 bench-bin: $(BENCH_BIN)
+# The PostgreSQL baselines link libpq as a plain C client would.
+bench/bin/pg-%: bench/pg-%.c Makefile
+	@mkdir -p bench/bin
+	$(CC) -O2 -Wall -Wextra $(PQ_CFLAGS) -o $@ $< -lpq $(LDLIBS)
 bench/bin/%: bench/%.c Makefile
 	@mkdir -p bench/bin
 	$(CC) -O2 -Wall -Wextra $(SQLITE_CFLAGS) -o $@ $< $(SQLITE_LIBS) $(LDLIBS)
