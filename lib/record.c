@@ -115,9 +115,6 @@ risk__sq_record_put(struct risk_db *db, const struct risk_record *rec,
 	bool own = sqlite3_get_autocommit(db->h) != 0, done;
 	int r;
 
-	if (!risk_id_valid(rec->id, strlen(rec->id)))
-		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
-		    rec->id);
 	/* record and history commit together, or neither does */
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;

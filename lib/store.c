@@ -3,6 +3,7 @@
  * engine a path names, then pass every call to it.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "pg.h"
@@ -139,6 +140,14 @@ int
 risk_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err)
 {
+	char shown[RISK_ID_MAX + 1];
+
+	if (!risk_id_valid(rec->id, strnlen(rec->id, sizeof rec->id))) {
+		risk__printable((const unsigned char *)rec->id,
+		    strnlen(rec->id, sizeof rec->id), shown, sizeof shown);
+		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
+		    shown);
+	}
 	return db->ops->record_put(db, rec, stored, err);
 }
 

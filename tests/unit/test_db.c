@@ -1,6 +1,7 @@
 /*
  * test_db.c — the store, the records and the queue on real SQLite files
- * in the current (temporary) folder.
+ * in the current (temporary) folder, or a real PostgreSQL server
+ * (fresh.h); what is about SQLite's files runs on SQLite only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,21 +16,20 @@
 #include <sqlite3.h>
 
 #include "risk.h"
+#include "fresh.h"
 
-static int seq;
-
-/* A fresh database per test: name it after a counter. */
+/* A fresh database per test (fresh.h); queue: a queue file of its own
+ * (SQLite only). */
 static struct risk_db *
 fresh(const char *queue)
 {
 	struct risk_db_opts o = { .busy_ms = 200 };
 	struct risk_db *db;
-	char path[64], qpath[64], err[RISK_ERRLEN];
+	char qpath[64], err[RISK_ERRLEN];
 
-	snprintf(path, sizeof path, "t%d/risk.db", ++seq);
-	o.path = path;
+	test_fresh_opts("t", &o);
 	if (queue != NULL) {
-		snprintf(qpath, sizeof qpath, "t%d/%s", seq, queue);
+		snprintf(qpath, sizeof qpath, "t%d/%s", test_seq, queue);
 		o.queue = qpath;
 	}
 	if (risk_db_open(&db, &o, err) != RISK_OK)
@@ -364,7 +364,7 @@ test_split_queue_file(void **state)
 	assert_int_equal(claim(db, 1000, 1, 0, &e), 1);
 	assert_int_equal(risk_ack(db, &e, err), RISK_OK);
 	risk_db_close(db);
-	snprintf(path, sizeof path, "t%d/queue.db", seq);
+	snprintf(path, sizeof path, "t%d/queue.db", test_seq);
 	assert_int_equal(stat(path, &sb), 0);
 }
 
@@ -407,7 +407,7 @@ test_foreign_and_newer_files(void **state)
 	{
 		char path[64];
 
-		snprintf(path, sizeof path, "t%d/risk.db", seq);
+		snprintf(path, sizeof path, "t%d/risk.db", test_seq);
 		o.path = path;
 		assert_int_equal(risk_db_open(&db, &o, err), RISK_EDB);
 		assert_non_null(strstr(err, "newer"));
@@ -454,7 +454,7 @@ test_locked(void **state)
 	bool isnew, queued;
 
 	(void)state;
-	snprintf(path, sizeof path, "t%d/risk.db", seq);
+	snprintf(path, sizeof path, "t%d/risk.db", test_seq);
 	o.path = path;
 	assert_int_equal(risk_db_open(&b, &o, err), RISK_OK);
 	assert_int_equal(risk_db_begin(a, err), RISK_OK);
@@ -482,8 +482,8 @@ test_replaced_and_settle(void **state)
 	int busy = -1;
 
 	(void)state;
-	snprintf(path, sizeof path, "t%d/risk.db", seq);
-	snprintf(qpath, sizeof qpath, "t%d/q.db", seq);
+	snprintf(path, sizeof path, "t%d/risk.db", test_seq);
+	snprintf(qpath, sizeof qpath, "t%d/q.db", test_seq);
 	assert_false(risk_db_replaced(db));
 	put(db, "A1", "ok", 0, 1000, true);
 
@@ -552,7 +552,7 @@ test_sqlite_settings(void **state)
 	int n;
 
 	(void)state;
-	snprintf(path, sizeof path, "t%d/risk.db", seq);
+	snprintf(path, sizeof path, "t%d/risk.db", test_seq);
 	assert_int_equal(risk_enqueue(db, "X", 0, &isnew, &queued, err),
 	    RISK_OK);
 	plant(path, "CREATE TRIGGER again AFTER DELETE ON queue BEGIN"
@@ -587,8 +587,8 @@ test_queue_file_planted(void **state)
 	int n;
 
 	(void)state;
-	snprintf(path, sizeof path, "t%d/risk.db", seq);
-	snprintf(qpath, sizeof qpath, "t%d/queue.db", seq);
+	snprintf(path, sizeof path, "t%d/risk.db", test_seq);
+	snprintf(qpath, sizeof qpath, "t%d/queue.db", test_seq);
 	assert_int_equal(risk_enqueue(db, "X", 0, &isnew, &queued, err),
 	    RISK_OK);
 	plant(qpath, "CREATE TRIGGER again AFTER UPDATE ON queue BEGIN"
@@ -624,6 +624,8 @@ main(void)
 		cmocka_unit_test(test_backoff_clamp_largest),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_redrive),
+		/* from here on about SQLite's files: a queue file of its
+		 * own, foreign files, locks, a file replaced, pragmas */
 		cmocka_unit_test(test_split_queue_file),
 		cmocka_unit_test(test_foreign_and_newer_files),
 		cmocka_unit_test(test_readonly_missing_and_stage),
@@ -633,5 +635,11 @@ main(void)
 		cmocka_unit_test(test_queue_file_planted),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	size_t n = 0, all = sizeof tests / sizeof tests[0];
+
+	/* on PostgreSQL, those before the first about SQLite's files */
+	while (n < all && (test_pg_uri() == NULL ||
+	    tests[n].test_func != test_split_queue_file))
+		n++;
+	return _cmocka_run_group_tests("test_db", tests, n, NULL, NULL);
 }

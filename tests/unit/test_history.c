@@ -14,21 +14,12 @@
 #include <cmocka.h>
 
 #include "risk.h"
-
-static int seq;
+#include "fresh.h"
 
 static struct risk_db *
 fresh(void)
 {
-	struct risk_db_opts o = { .busy_ms = 200 };
-	struct risk_db *db;
-	char path[64], err[RISK_ERRLEN];
-
-	snprintf(path, sizeof path, "h%d/risk.db", ++seq);
-	o.path = path;
-	if (risk_db_open(&db, &o, err) != RISK_OK)
-		fail_msg("open: %s", err);
-	return db;
+	return test_fresh("h");
 }
 
 /* Store id with status (NULL: not found) fetched at ms; was it stored? */

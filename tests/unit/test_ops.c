@@ -13,21 +13,12 @@
 #include <cmocka.h>
 
 #include "internal.h"
-
-static int seq;
+#include "fresh.h"
 
 static struct risk_db *
 fresh(void)
 {
-	struct risk_db_opts o = { .busy_ms = 200 };
-	struct risk_db *db;
-	char path[64], err[RISK_ERRLEN];
-
-	snprintf(path, sizeof path, "o%d/risk.db", ++seq);
-	o.path = path;
-	if (risk_db_open(&db, &o, err) != RISK_OK)
-		fail_msg("open: %s", err);
-	return db;
+	return test_fresh("o");
 }
 
 static void
