@@ -41,7 +41,7 @@ enum {
 };
 #define COMMON_OPTIONS \
 	{ "db", OPT_DB, "PATH", "$RISK_DB or per user", \
-	    "database file" }, \
+	    "file or PostgreSQL URI" }, \
 	{ "help", 'h', NULL, NULL, "print this help and exit" }, \
 	{ "queue", OPT_QUEUE, "PATH", "$RISK_QUEUE", \
 	    "queue in a file of its own" }, \
