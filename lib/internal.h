@@ -138,6 +138,8 @@ char *risk__idset_json(const struct risk_idset *s);
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
 void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
+/* queue.c: a random 64-bit value (lease tokens, jitter). */
+uint64_t risk__rnd64(void);
 /*
  * queue.c: one queue row as read from the file, checked column by column
  * into e: RISK_OK if it may be leased, else RISK_EINVAL with e->buried

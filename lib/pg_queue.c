@@ -33,7 +33,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "pg.h"
 
@@ -160,22 +159,6 @@ static const char sql_redrive_put[] =
     " attempts = 0, enqueued_at = excluded.enqueued_at,"
     " redrives = excluded.redrives, last_error = excluded.last_error";
 static const char sql_dead_del[] = "DELETE FROM dead WHERE id = $1::text";
-
-/* Lease tokens and jitter: not secrets, only never the same twice. */
-static uint64_t
-rnd64(void)
-{
-	static uint64_t state;
-	uint64_t z;
-
-	if (state == 0 && getrandom(&state, sizeof state, 0) !=
-	    (ssize_t)sizeof state)
-		state = (uint64_t)risk_now_ms() ^ (uint64_t)(uintptr_t)&z;
-	z = (state += UINT64_C(0x9e3779b97f4a7c15));	/* splitmix64 */
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
 
 static int
 clamp(int64_t v, int lo, int hi)
@@ -367,7 +350,7 @@ claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 	risk__pg_i64s(want, max);
 	/* row k (1..max) gets base + k: positive, distinct, unguessable
 	 * enough that a stale holder never matches a new lease */
-	risk__pg_i64s(base, (int64_t)(rnd64() >> 2));
+	risk__pg_i64s(base, (int64_t)(risk__rnd64() >> 2));
 	risk__pg_i64s(end, now_ms + lease_ms);
 	risk__pg_i64s(maxa, max_attempts);
 	if ((r = risk__pg_run(db, sql_claim, 5, pc, &res, NULL, err)) !=
@@ -493,7 +476,7 @@ risk__pg_fail(struct risk_db *db, const struct risk_entry *e,
 
 	*dead = false;
 	if (e->attempts < max_attempts) {
-		delay = risk_backoff_ms(base_ms, e->attempts, rnd64());
+		delay = risk_backoff_ms(base_ms, e->attempts, risk__rnd64());
 		if (retry_after_ms > delay)
 			delay = retry_after_ms;
 		return by_token(db, sql_retry, e, now_ms + delay, reason, 4,

@@ -100,8 +100,10 @@ static const char sql_redrive_put[] =
     " last_error = excluded.last_error";
 static const char sql_dead_del[] = "DELETE FROM main.dead WHERE id = ?1";
 
-static uint64_t
-rnd64(void)
+/* Lease tokens and jitter (both engines): not secrets, never twice the
+ * same in a process. */
+uint64_t
+risk__rnd64(void)
 {
 	static uint64_t state;
 	uint64_t z;
@@ -477,7 +479,7 @@ risk__sq_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 			r = bury(db, key[i], e, now_ms, err);
 			continue;
 		}
-		e->token = (int64_t)(rnd64() >> 1);
+		e->token = (int64_t)(risk__rnd64() >> 1);
 		e->due = now_ms + lease_ms;
 		if ((st = risk__qstmt(db, S_CLAIM_TAKE, sql_take, err)) ==
 		    NULL) {
@@ -583,7 +585,7 @@ risk__sq_fail(struct risk_db *db, const struct risk_entry *e, const char *reason
 
 	*dead = false;
 	if (e->attempts < max_attempts) {
-		delay = risk_backoff_ms(base_ms, e->attempts, rnd64());
+		delay = risk_backoff_ms(base_ms, e->attempts, risk__rnd64());
 		if (retry_after_ms > delay)
 			delay = retry_after_ms;
 		return by_token(db, S_RETRY, sql_retry, e, now_ms + delay,
