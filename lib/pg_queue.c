@@ -65,22 +65,25 @@ static const char sql_next[] =
 static const char sql_leased[] =
     "SELECT count(*) FROM queue WHERE token IS NOT NULL"
     " AND due > $1::bigint AND due <= $2::bigint";
-static const char sql_lock[] = "SELECT pg_advisory_xact_lock($1::bigint)";
-/* A lease no drainer grants is a forgery: it runs out now.  The count
- * reads the rows as they were, which counts a forgery as no live lease
- * either way. */
-static const char sql_unforge_count[] =
-    "WITH unforge AS (UPDATE queue SET due = $1::bigint"
-    " WHERE token IS NOT NULL AND due > $2::bigint)"
-    " SELECT count(*) FROM queue WHERE token IS NOT NULL"
-    " AND due > $1::bigint AND due <= $2::bigint";
 /*
- * Pick and lease in one statement.  $1 now, $2 how many, $3 the token
- * base (row n gets $3 + n), $4 the lease's end, $5 max_attempts.  The
- * outer LIMIT stops the walk of the levels as soon as enough are found;
- * a row is locked only when the walk reaches it.  Every picked row
- * comes back with the columns as they were before the claim, whether
- * the company is a dead letter, and its token if it was leased.
+ * The claim's first statement takes the claim lock.  A lease no drainer
+ * grants is a forgery: it runs out now, in the same round trip (the
+ * UPDATE needs no lock: it only moves a due back).
+ */
+static const char sql_lock[] =
+    "WITH unforge AS (UPDATE queue SET due = $2::bigint"
+    " WHERE token IS NOT NULL AND due > $3::bigint)"
+    " SELECT pg_advisory_xact_lock($1::bigint)";
+/*
+ * Then pick and lease in one statement, which begins after the lock is
+ * held, so its count of the live leases is exact.  $1 now, $2 how many,
+ * $3 the token base (row n gets $3 + n), $4 the lease's end, $5
+ * max_attempts, $6 now plus the longest lease, $7 the cap (<= 0: none).
+ * The outer LIMIT, what the cap leaves, stops the walk of the levels as
+ * soon as enough are found; a row is locked only when the walk reaches
+ * it.  Every picked row comes back with the columns as they were before
+ * the claim, whether the company is a dead letter, and its token if it
+ * was leased.
  */
 static const char sql_claim[] =
     "WITH pick AS ("
@@ -89,7 +92,10 @@ static const char sql_claim[] =
     "  priority, due FROM queue WHERE priority = l.prio"
     "  AND due <= $1::bigint ORDER BY due, id LIMIT $2::integer"
     "  FOR UPDATE SKIP LOCKED) AS q"
-    " LIMIT $2::integer),"
+    " LIMIT CASE WHEN $7::integer <= 0 THEN $2::integer ELSE"
+    "  (SELECT least($2::integer, greatest($7::integer - count(*), 0))"
+    "  FROM queue WHERE token IS NOT NULL AND due > $1::bigint"
+    "  AND due <= $6::bigint) END),"
     "num AS ("
     " SELECT p.*, EXISTS (SELECT 1 FROM dead d WHERE d.id = p.id) AS dead,"
     "  row_number() OVER (ORDER BY p.priority DESC, p.due, p.id) AS n"
@@ -266,10 +272,8 @@ risk__pg_queue_next_due(struct risk_db *db, int64_t *due, char *err)
 	return RISK_OK;
 }
 
-/* Run a counting statement of (now, now + the longest lease) into *n. */
-static int
-count_leases(struct risk_db *db, const char *sql, int64_t now_ms, int *n,
-    char *err)
+int
+risk__pg_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 {
 	char now[RISK__I64LEN], hi[RISK__I64LEN];
 	const char *p[] = { now, hi };
@@ -279,18 +283,13 @@ count_leases(struct risk_db *db, const char *sql, int64_t now_ms, int *n,
 	*n = 0;
 	risk__pg_i64s(now, now_ms);
 	risk__pg_i64s(hi, now_ms + RISK_LEASE_MAX_MS);
-	if ((r = risk__pg_run(db, sql, 2, p, &res, NULL, err)) != RISK_OK)
+	if ((r = risk__pg_run(db, sql_leased, 2, p, &res, NULL, err)) !=
+	    RISK_OK)
 		return r;
 	if (risk__pg_ntuples(res) == 1)
 		*n = clamp(risk__pg_i64(res, 0, 0), 0, INT_MAX);
 	risk__pg_clear(res);
 	return RISK_OK;
-}
-
-int
-risk__pg_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
-{
-	return count_leases(db, sql_leased, now_ms, n, err);
 }
 
 static int
@@ -329,31 +328,29 @@ claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
     int cap, int max_attempts, struct risk_entry *out, int *n, char *err)
 {
 	char lock[RISK__I64LEN], now[RISK__I64LEN], want[RISK__I64LEN],
-	    base[RISK__I64LEN], end[RISK__I64LEN], maxa[RISK__I64LEN];
-	const char *pl[] = { lock };
-	const char *pc[] = { now, want, base, end, maxa };
+	    base[RISK__I64LEN], end[RISK__I64LEN], maxa[RISK__I64LEN],
+	    hi[RISK__I64LEN], capn[RISK__I64LEN];
+	const char *pl[] = { lock, now, hi };
+	const char *pc[] = { now, want, base, end, maxa, hi, capn };
 	PGresult *res;
-	int r, i, rows, leased, got = 0;
+	int r, i, rows, got = 0;
 
-	risk__pg_i64s(lock, RISK__PG_LOCK_CLAIM);
-	if ((r = risk__pg_run(db, sql_lock, 1, pl, NULL, NULL, err)) !=
-	    RISK_OK)
-		return r;
-	if ((r = count_leases(db, sql_unforge_count, now_ms, &leased, err)) !=
-	    RISK_OK)
-		return r;
-	if (cap > 0 && max > cap - leased)
-		max = cap - leased;
 	if (max <= 0)
 		return RISK_OK;
+	risk__pg_i64s(lock, RISK__PG_LOCK_CLAIM);
 	risk__pg_i64s(now, now_ms);
+	risk__pg_i64s(hi, now_ms + RISK_LEASE_MAX_MS);
+	if ((r = risk__pg_run(db, sql_lock, 3, pl, NULL, NULL, err)) !=
+	    RISK_OK)
+		return r;
 	risk__pg_i64s(want, max);
 	/* row k (1..max) gets base + k: positive, distinct, unguessable
 	 * enough that a stale holder never matches a new lease */
 	risk__pg_i64s(base, (int64_t)(risk__rnd64() >> 2));
 	risk__pg_i64s(end, now_ms + lease_ms);
 	risk__pg_i64s(maxa, max_attempts);
-	if ((r = risk__pg_run(db, sql_claim, 5, pc, &res, NULL, err)) !=
+	risk__pg_i64s(capn, cap > 0 ? cap : 0);
+	if ((r = risk__pg_run(db, sql_claim, 7, pc, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
 	rows = risk__pg_ntuples(res);
