@@ -13,6 +13,26 @@
 #   skip WHAT              a block not run (a missing dependency); a
 #                          failure instead under CI=true
 #   need CMD...            true if every CMD is installed, else skip
+#   q [-r] SQL             SQL on $RISK_DB, SQLite or PostgreSQL by its
+#                          form: one line a row, columns joined by '|',
+#                          NULL empty (-r: a read-only session)
+#   on_sqlite, on_pg       the pass's engine (tests/run: RISK_TEST_ENGINE)
+#   new_db NAME            prints the place of a new, empty database NAME:
+#                          $T/NAME.db, or on PostgreSQL a database made
+#                          afresh on the run's server
+#
+# The engines.  tests/run runs every script twice: on SQLite (RISK_DB a
+# file in $T) and on PostgreSQL (RISK_TEST_ENGINE=pg, RISK_DB a database
+# of this script's own, made here on the run's server RISK_TEST_PG_URI;
+# NAME reads "pg/x.sh").  SQL for q runs on both: ON CONFLICT rather than
+# INSERT OR REPLACE, `first`/`NOT first` rather than `first = 1`, LIKE
+# rather than GLOB, explicit column lists (PostgreSQL tables have a seq
+# column where SQLite has its rowid; source.window is "win").  A check
+# that is about a SQLite file by nature goes in `if on_sqlite; then`;
+# finish counts those blocks on PostgreSQL.
+#   RISK_TEST_ENGINE=pg RISK_TEST_PG_URI=$(scripts/pg-server start DIR) \
+#       bash tests/cli/x.sh
+# runs one script on PostgreSQL by hand.
 #
 # Every expect* returns 0 when it passed and 1 when it recorded a
 # failure, so `expect A ... || expect B ...` reads as it runs: prefer
@@ -29,17 +49,64 @@ trap 'eval "$CLEANUP"; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 # Nothing from the caller's environment steers the programs: every
 # RISK_* variable goes (credentials file, queue, lock timeout, ...).
+ENGINE=${RISK_TEST_ENGINE:-sqlite}
+PG_URI=${RISK_TEST_PG_URI:-}
 unset $(compgen -e | grep '^RISK_') XDG_STATE_HOME
 export RISK_DB=$T/risk.db
 export HOME=$T/home
 PASS=0
 FAIL=0
 SKIP=0
+NOTPG=0
 NAME=${0##*/}
 rc=0
 
 # python with Debian's modules (not a pyenv shim)
 PY=/usr/bin/python3
+
+on_pg() { [ "$ENGINE" = pg ]; }
+on_sqlite() {
+	[ "$ENGINE" = pg ] || return 0
+	NOTPG=$((NOTPG + 1))
+	return 1
+}
+# Is $1 a PostgreSQL connection string (as the library decides)?
+is_pg_uri() {
+	case $1 in postgresql://* | postgres://* | service=*) ;; *) return 1 ;; esac
+}
+# pg_uri DBNAME: the run's server with DBNAME as the database
+pg_uri() {
+	local base=${PG_URI%%\?*} query=
+	case $PG_URI in *\?*) query="?${PG_URI#*\?}" ;; esac
+	case $base in *://*/*) base=${base%/*} ;; esac
+	echo "$base/$1$query"
+}
+
+# pg_mkdb NAME: (re)make database NAME on the run's server
+pg_mkdb() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$PG_URI" \
+	    -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" \
+	    -c "CREATE DATABASE \"$1\""
+}
+new_db() {
+	if on_pg; then
+		pg_mkdb "${NAME#pg/}-$1" >&2 || return 1
+		pg_uri "${NAME#pg/}-$1"
+	else
+		echo "$T/$1.db"
+	fi
+}
+
+q() {
+	local ro=
+	if [ "$1" = -r ]; then ro=1; shift; fi
+	if is_pg_uri "$RISK_DB"; then
+		PGOPTIONS="-c search_path=${Q_SCHEMA:-risk} -c client_min_messages=warning${ro:+ -c default_transaction_read_only=on}" \
+		    psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$RISK_DB" -c "$1"
+	else
+		sqlite3 -batch ${ro:+-readonly} -cmd '.timeout 10000' "$RISK_DB" "$1"
+	fi
+}
 
 run() {
 	local input=/dev/null
@@ -117,7 +184,10 @@ seed() {
 	local now st
 	now=$(($(date +%s) * 1000))
 	if [ "$2" = - ]; then st=NULL; else st="'$2'"; fi
-	sqlite3 "$RISK_DB" "INSERT OR REPLACE INTO record VALUES('$1',$st,$3,$((now - $4 * 1000)))"
+	q "INSERT INTO record (id, status, changed_at, fetched_at)
+	    VALUES('$1',$st,$3,$((now - $4 * 1000))) ON CONFLICT (id) DO UPDATE
+	    SET status = excluded.status, changed_at = excluded.changed_at,
+	    fetched_at = excluded.fetched_at"
 }
 
 # Become nobody for a command (a root test cannot see permission denials).
@@ -131,6 +201,8 @@ as_nobody() {
 }
 
 finish() {
+	[ "$NOTPG" -eq 0 ] ||
+	    echo "# $NAME: $NOTPG blocks of checks are SQLite-only"
 	echo "# $NAME: $PASS passed, $FAIL failed, $SKIP skipped"
 	[ -z "${RESULTS:-}" ] || echo "$PASS $FAIL $SKIP" >>"$RESULTS"
 	[ "$FAIL" -eq 0 ]
@@ -239,3 +311,27 @@ build_shim() {
 	fi
 	export ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 }
+
+# On PostgreSQL: a database of this script's own on the run's server,
+# named after the file (made afresh: a second run by hand finds no
+# leftovers), as $RISK_DB.
+if on_pg; then
+	NAME=pg/$NAME
+	LAST="CREATE DATABASE ${NAME#pg/}"
+	if [ -z "$PG_URI" ]; then
+		fail "RISK_TEST_ENGINE=pg without RISK_TEST_PG_URI"
+		finish
+		exit
+	fi
+	_db=${NAME#pg/}; _db=${_db%.sh}
+	if ! pg_mkdb "$_db" >"$T/err" 2>&1; then
+		fail "cannot make the test's database"
+		finish
+		exit
+	fi
+	RISK_DB=$(pg_uri "$_db")
+	unset _db
+	# nothing a program makes of a URI it takes for a path lands in
+	# the tree
+	cd "$T" || exit 2
+fi

@@ -2,7 +2,6 @@
 # risk-enqueue: idempotent queueing, delays, redrive, input handling.
 . "$(dirname "$0")/../lib.sh"
 
-q() { sqlite3 "$RISK_DB" "$1"; }
 
 run risk-enqueue A1 A2
 expect_rc 0
@@ -81,14 +80,17 @@ expect_err_re 'does not go with --redrive'
 # to wait for it (switching a new file to WAL while a reader has it open
 # answered "locked" at once, about one round in forty).  The reader
 # starts once the file is there: a missing database is its own error.
+# On PostgreSQL: an empty database, its schema made once by whoever
+# comes first.
 : >"$T/race.err"
 for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+	db=$(new_db "race$round")
 	for w in 1 2 3 4 5 6; do
-		risk-enqueue --db "$T/race$round.db" "W$w" 2>>"$T/race.err" &
+		risk-enqueue --db "$db" "W$w" 2>>"$T/race.err" &
 	done
 	(
-		until [ -e "$T/race$round.db" ]; do sleep 0.001; done
-		risk-get --db "$T/race$round.db" --no-enqueue W1 >/dev/null
+		on_pg || until [ -e "$db" ]; do sleep 0.001; done
+		risk-get --db "$db" --no-enqueue W1 >/dev/null
 	) 2>>"$T/race.err" &
 	wait
 done
@@ -97,7 +99,7 @@ rc=0
 : >"$T/out"
 sort -u "$T/race.err" >"$T/err"
 expect "no process saw a half-made database" [ ! -s "$T/race.err" ]
-expect "every writer's ID is there" [ "$(sqlite3 "$T/race16.db" 'select count(*) from queue')" = 6 ]
+expect "every writer's ID is there" [ "$(RISK_DB=$db q 'select count(*) from queue')" = 6 ]
 
 # bad options
 run risk-enqueue --delay soon X
@@ -111,24 +113,35 @@ expect_rc 0
 expect_out_re '^usage: risk-enqueue'
 
 # a locked database: waits, then says so with the "try again" status
-( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; DELETE FROM queue WHERE id='nothing';" \
-    ".shell sleep 2" "COMMIT;" >/dev/null 2>&1 & )
+if on_pg; then
+	( q "BEGIN; LOCK TABLE queue IN ACCESS EXCLUSIVE MODE;
+	    SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 & )
+else
+	( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; DELETE FROM queue WHERE id='nothing';" \
+	    ".shell sleep 2" "COMMIT;" >/dev/null 2>&1 & )
+fi
 sleep 0.5
 run env RISK_LOCK_TIMEOUT=500ms risk-enqueue L1
 expect_rc 75
-expect_err_re 'database is locked'
+if on_pg; then
+	expect_err_re '^risk-enqueue: postgresql://.*: '
+else
+	expect_err_re 'database is locked'
+fi
 sleep 2
 run risk-enqueue L1
 expect_rc 0
 
 # a read-only database
-cp "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm" "$T/home/" 2>/dev/null || { mkdir -p "$T/home"; cp "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm" "$T/home/"; }
-chmod 444 "$T/home/risk.db" "$T/home/risk.db-wal" "$T/home/risk.db-shm"
-chmod 555 "$T/home"
-chmod 755 "$T"
-run as_nobody risk-enqueue --db "$T/home/risk.db" R1
-expect_rc 2
-expect_err_re 'read-only'
-chmod 700 "$T/home" "$T"
+if on_sqlite; then
+	cp "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm" "$T/home/" 2>/dev/null || { mkdir -p "$T/home"; cp "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm" "$T/home/"; }
+	chmod 444 "$T/home/risk.db" "$T/home/risk.db-wal" "$T/home/risk.db-shm"
+	chmod 555 "$T/home"
+	chmod 755 "$T"
+	run as_nobody risk-enqueue --db "$T/home/risk.db" R1
+	expect_rc 2
+	expect_err_re 'read-only'
+	chmod 700 "$T/home" "$T"
+fi
 
 finish

@@ -10,7 +10,12 @@ expect_out_re '^\{"id":"C1","status":"(reliable|indebted)","status_changed_at":"
 expect_out_re '^\{"id":"unknown-2","error":"not_found"'
 expect "input order kept" [ "$(jq -r .id "$T/out" | paste -sd' ')" = "C1 unknown-2 C2" ]
 expect_err_empty
-expect "nothing stored without --store" [ ! -e "$RISK_DB" ]
+if on_pg; then
+	expect "nothing stored without --store: the database untouched" \
+	    [ "$(q "select count(*) from pg_namespace where nspname = 'risk'")" = 0 ]
+else
+	expect "nothing stored without --store" [ ! -e "$RISK_DB" ]
+fi
 
 seq -f 'S%g' 1 200 >"$T/ids"
 run -i "$T/ids" risk-fetch --concurrency 8 --jq .id

@@ -11,7 +11,7 @@ expect_err_empty
 run risk-get 123
 expect_rc 1
 expect "one queue entry after two misses" \
-    [ "$(sqlite3 "$RISK_DB" 'select count(*) from queue')" = 1 ]
+    [ "$(q 'select count(*) from queue')" = 1 ]
 
 # --- fresh record, stale record, not found
 seed C1 reliable 1735948800 120
@@ -25,7 +25,7 @@ run risk-get C2
 expect_rc 0
 expect_out_re '"id":"C2","status":"indebted".*"fresh":false,"queued":true\}$'
 expect "stale record queued a refresh" \
-    [ "$(sqlite3 "$RISK_DB" "select count(*) from queue where id='C2'")" = 1 ]
+    [ "$(q "select count(*) from queue where id='C2'")" = 1 ]
 run risk-get --max-age 3h C2
 expect_out_re '"fresh":true\}$'
 run risk-get C3
@@ -42,7 +42,7 @@ expect_out_re '^\{"id":"C2"'
 expect "order C2 C1 new1" \
     [ "$(sed -E 's/^\{"id":"([^"]+)".*/\1/' "$T/out" | paste -sd' ')" = "C2 C1 new1" ]
 expect "--no-enqueue queued nothing" \
-    [ "$(sqlite3 "$RISK_DB" "select count(*) from queue where id='new1'")" = 0 ]
+    [ "$(q "select count(*) from queue where id='new1'")" = 0 ]
 expect_out_re '"id":"new1","error":"not_cached","queued":false'
 run -i "$T/ids" risk-get -
 expect "- reads stdin" [ "$(wc -l <"$T/out")" -eq 3 ]
@@ -80,7 +80,7 @@ expect_err_re '^risk-get: a b: invalid company id$'
 expect_err_re "^risk-get: a{65}: invalid company id$"
 expect_err_re '^risk-get: "q": invalid company id$'
 expect "nothing invalid reached the queue" \
-    [ "$(sqlite3 "$RISK_DB" "select count(*) from queue where id like '%/%' or id like '%\"%'")" = 0 ]
+    [ "$(q "select count(*) from queue where id like '%/%' or id like '%\"%'")" = 0 ]
 printf 'C1\n\033[31mevil\n' >"$T/ids"
 run -i "$T/ids" risk-get
 expect_err_re '^risk-get: \?\[31mevil: invalid company id$'
@@ -122,14 +122,15 @@ expect_err_empty
 expect "risk-get does not link libcurl" not grep -q libcurl <<<"$(ldd "$BIN/risk-get")"
 expect "risk-get does not link libjq" not grep -q libjq <<<"$(ldd "$BIN/risk-get")"
 
-# --- an empty file (another process is making it) reads as no cache yet
-: >"$T/empty.db"
-run risk-get --db "$T/empty.db" --no-enqueue E1
-expect_rc 1
-expect_out '{"id":"E1","error":"not_cached","queued":false}'
-expect_err_empty
-
-# --- stages and the default path
+# --- files: an empty one (another process is making it) reads as no
+# cache yet; a stage is a file of its own beside the default path
+if on_sqlite; then
+	: >"$T/empty.db"
+	run risk-get --db "$T/empty.db" --no-enqueue E1
+	expect_rc 1
+	expect_out '{"id":"E1","error":"not_cached","queued":false}'
+	expect_err_empty
+fi
 run env -u RISK_DB risk-get --stage dev X1
 expect_rc 1
 expect "default database made under HOME" [ -f "$HOME/.local/state/risk/risk-dev.db" ]
@@ -138,51 +139,72 @@ expect "XDG_STATE_HOME and RISK_STAGE" [ -f "$T/xdg/risk/risk-rc.db" ]
 run risk-get --stage '../up' X1
 expect_rc 2
 expect_err_re 'invalid stage name'
+if on_pg; then	# a stage is a schema of its own in the same database
+	run risk-get --stage dev X2
+	expect_rc 1
+	expect_out '{"id":"X2","error":"not_cached","queued":true}'
+	expect "the stage's queue has X2" \
+	    [ "$(Q_SCHEMA=risk_dev q "select count(*) from queue where id='X2'")" = 1 ]
+	expect "the default stage's has not" \
+	    [ "$(q "select count(*) from queue where id='X2'")" = 0 ]
+fi
 
-# --- a database we may only read
-cp "$RISK_DB" "$T/ro.db"
-risk-get --db "$T/ro.db" C1 >/dev/null	# made by us: keeps -wal, -shm
-chmod 444 "$T/ro.db" "$T/ro.db-wal" "$T/ro.db-shm"
-chmod 555 "$T"
-run as_nobody risk-get --db "$T/ro.db" --no-enqueue C1 nope
-expect_rc 1
-expect_out_re '"id":"C1","status":"reliable"'
-expect_out_re '"id":"nope","error":"not_cached","queued":false'
-run as_nobody risk-get --db "$T/ro.db" C1 nope
-expect_rc 2
-expect_out_re '"id":"C1","status":"reliable"'
-expect_err_re 'read-only \(use --no-enqueue to only read\)'
-rm -f "$T/ro.db-shm"
-run as_nobody risk-get --db "$T/ro.db" --no-enqueue C1
-expect_rc 2
-expect_err_re 'cannot open database \(a reader needs its -wal and -shm files'
-chmod 700 "$T"
+if on_sqlite; then
+	# --- a database we may only read
+	cp "$RISK_DB" "$T/ro.db"
+	risk-get --db "$T/ro.db" C1 >/dev/null	# made by us: keeps -wal, -shm
+	chmod 444 "$T/ro.db" "$T/ro.db-wal" "$T/ro.db-shm"
+	chmod 555 "$T"
+	run as_nobody risk-get --db "$T/ro.db" --no-enqueue C1 nope
+	expect_rc 1
+	expect_out_re '"id":"C1","status":"reliable"'
+	expect_out_re '"id":"nope","error":"not_cached","queued":false'
+	run as_nobody risk-get --db "$T/ro.db" C1 nope
+	expect_rc 2
+	expect_out_re '"id":"C1","status":"reliable"'
+	expect_err_re 'read-only \(use --no-enqueue to only read\)'
+	rm -f "$T/ro.db-shm"
+	run as_nobody risk-get --db "$T/ro.db" --no-enqueue C1
+	expect_rc 2
+	expect_err_re 'cannot open database \(a reader needs its -wal and -shm files'
+	chmod 700 "$T"
 
-# --- a file that is not ours is refused untouched
-sqlite3 "$T/other.db" 'CREATE TABLE t(x); INSERT INTO t VALUES (1)'
-sum=$(md5sum <"$T/other.db")
-run risk-get --db "$T/other.db" C1
-expect_rc 2
-expect_err_re "^risk-get: $T/other.db: not a risk database"
-expect "foreign file unchanged" [ "$(md5sum <"$T/other.db")" = "$sum" ]
-head -c 5000 /dev/urandom >"$T/junk.db"
-run risk-get --db "$T/junk.db" C1
-expect_rc 2
-expect_err_re 'not a risk database'
-run risk-get --db "$T" C1
-expect_rc 2
-expect_err_re 'not a regular file'
+	# --- a file that is not ours is refused untouched
+	sqlite3 "$T/other.db" 'CREATE TABLE t(x); INSERT INTO t VALUES (1)'
+	sum=$(md5sum <"$T/other.db")
+	run risk-get --db "$T/other.db" C1
+	expect_rc 2
+	expect_err_re "^risk-get: $T/other.db: not a risk database"
+	expect "foreign file unchanged" [ "$(md5sum <"$T/other.db")" = "$sum" ]
+	head -c 5000 /dev/urandom >"$T/junk.db"
+	run risk-get --db "$T/junk.db" C1
+	expect_rc 2
+	expect_err_re 'not a risk database'
+	run risk-get --db "$T" C1
+	expect_rc 2
+	expect_err_re 'not a regular file'
+fi
 
 # --- a locked database: waits, then a clear "try again" error
-sqlite3 "$RISK_DB" 'BEGIN IMMEDIATE; SELECT 1;' >/dev/null
-( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; INSERT INTO record VALUES('L1','x',0,0);" \
-    ".shell sleep 3" "COMMIT;" >/dev/null 2>&1 & )
+if on_sqlite; then
+	sqlite3 "$RISK_DB" 'BEGIN IMMEDIATE; SELECT 1;' >/dev/null
+	( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; INSERT INTO record VALUES('L1','x',0,0);" \
+	    ".shell sleep 3" "COMMIT;" >/dev/null 2>&1 & )
+else	# a writer holds the queue's lock for 3 s
+	( q "BEGIN; INSERT INTO record VALUES('L1','x',0,0);
+	    LOCK TABLE queue IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3);
+	    COMMIT;" >/dev/null 2>&1 & )
+fi
 sleep 0.5
 start=$(date +%s%N)
 run env RISK_LOCK_TIMEOUT=1s risk-get L9
 end=$(date +%s%N)
 expect_rc 75
-expect_err_re '^risk-get: .*database is locked \(waited 1000 ms\)'
+if on_sqlite; then
+	expect_err_re '^risk-get: .*database is locked \(waited 1000 ms\)'
+else
+	expect_err_re '^risk-get: postgresql://.*: '
+fi
 expect_out '{"id":"L9","error":"not_cached","queued":false}'
 expect "waited about the timeout" [ $(((end - start) / 1000000)) -ge 900 ]
 run risk-get --no-enqueue C1

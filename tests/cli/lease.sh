@@ -12,8 +12,7 @@
 # stopped there.
 . "$(dirname "$0")/../lib.sh"
 
-q() { sqlite3 -readonly "$RISK_DB" "$1"; }
-token() { q "select coalesce(token, '') from queue where id='$ID'"; }
+token() { q -r "select coalesce(token, '') from queue where id='$ID'"; }
 standin --latency 1500
 risk-enqueue </dev/null	# the database
 
@@ -29,20 +28,20 @@ claimed_by_other() { [ -n "$(token)" ] && [ "$(token)" != "$1" ]; }
 stale() {	# stale ID: the case above, for ID
 	local ta before
 	ID=$1
-	sqlite3 "$RISK_DB" "delete from queue; delete from record"
+	q "delete from queue; delete from record"
 	risk-enqueue "$ID"
 	risk-drain --concurrency 1 --timeout 2s --max-attempts 9 2>"$T/a.err" &
 	A=$!
 	until_true claimed
 	ta=$(token)
 	expect "$ID: drain A holds the lease" [ -n "$ta" ]
-	sqlite3 "$RISK_DB" "update queue set due = 0 where id = '$ID'"
+	q "update queue set due = 0 where id = '$ID'"
 	risk-drain --concurrency 1 --timeout 2s --max-attempts 9 2>"$T/b.err" &
 	B=$!
 	until_true claimed_by_other "$ta"
 	kill -STOP "$B"
 	expect "$ID: drain B took the entry over" claimed_by_other "$ta"
-	before=$(q "select id, due, token, attempts, last_error from queue")
+	before=$(q -r "select id, due, token, attempts, last_error from queue")
 	# A settles its answer (it then waits for B's lease: stop it there)
 	until_true grep -q "$ID: lease lost" "$T/a.err"
 	LAST="drain A, answered after its lease ran out ($ID)"
@@ -51,15 +50,15 @@ stale() {	# stale ID: the case above, for ID
 	: >"$T/out"
 	expect_err_re "$ID: lease lost"
 	expect "$ID: the entry is still B's, untouched" \
-	    [ "$(q "select id, due, token, attempts, last_error from queue")" = "$before" ]
-	expect "$ID: A stored nothing" [ "$(q "select count(*) from record")" = 0 ]
-	expect "$ID: A dead-lettered nothing" [ "$(q "select count(*) from dead")" = 0 ]
+	    [ "$(q -r "select id, due, token, attempts, last_error from queue")" = "$before" ]
+	expect "$ID: A stored nothing" [ "$(q -r "select count(*) from record")" = 0 ]
+	expect "$ID: A dead-lettered nothing" [ "$(q -r "select count(*) from dead")" = 0 ]
 	kill "$A"
 	wait "$A"
 	kill -CONT "$B"
 	wait "$B"
 	expect "$ID: B settled it" \
-	    [ "$(q "select count(*) from queue where id='$ID' and token is not null")" = 0 ]
+	    [ "$(q -r "select count(*) from queue where id='$ID' and token is not null")" = 0 ]
 }
 
 stale S1		# an answer: ack
