@@ -16,6 +16,8 @@
 #   q [-r] SQL             SQL on $RISK_DB, SQLite or PostgreSQL by its
 #                          form: one line a row, columns joined by '|',
 #                          NULL empty (-r: a read-only session)
+#   db_dump                every row of every table, each table's sorted
+#                          (to compare before and after)
 #   on_sqlite, on_pg       the pass's engine (tests/run: RISK_TEST_ENGINE)
 #   new_db NAME            prints the place of a new, empty database NAME:
 #                          $T/NAME.db, or on PostgreSQL a database made
@@ -80,6 +82,15 @@ pg_uri() {
 	case $PG_URI in *\?*) query="?${PG_URI#*\?}" ;; esac
 	case $base in *://*/*) base=${base%/*} ;; esac
 	echo "$base/$1$query"
+}
+
+db_dump() {
+	local t
+	for t in record dead fetch_log drain_run source history history_total \
+	    queue; do
+		echo "-- $t"
+		q -r "SELECT * FROM $t" | sort
+	done
 }
 
 # pg_mkdb NAME: (re)make database NAME on the run's server

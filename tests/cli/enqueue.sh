@@ -114,7 +114,7 @@ expect_out_re '^usage: risk-enqueue'
 
 # a locked database: waits, then says so with the "try again" status
 if on_pg; then
-	( q "BEGIN; LOCK TABLE queue IN ACCESS EXCLUSIVE MODE;
+	( q "BEGIN; LOCK TABLE queue IN EXCLUSIVE MODE;
 	    SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 & )
 else
 	( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; DELETE FROM queue WHERE id='nothing';" \

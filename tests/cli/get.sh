@@ -192,7 +192,7 @@ if on_sqlite; then
 	    ".shell sleep 3" "COMMIT;" >/dev/null 2>&1 & )
 else	# a writer holds the queue's lock for 3 s
 	( q "BEGIN; INSERT INTO record VALUES('L1','x',0,0);
-	    LOCK TABLE queue IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3);
+	    LOCK TABLE queue IN EXCLUSIVE MODE; SELECT pg_sleep(3);
 	    COMMIT;" >/dev/null 2>&1 & )
 fi
 sleep 0.5

@@ -109,13 +109,35 @@ done < <(cron_commands "$CRONTAB")
 
 # The README's web layout, moved into $T: records and dead letters in one
 # file, the queue in a file of its own (scripts/risk-setup-web makes both).
+# On PostgreSQL the jobs run with RISK_DB the test's database instead,
+# and no RISK_QUEUE (the queue lives in the database).
 WEB=$T/web
 web_paths() { sed "s|/var/lib/risk/|$WEB/var/lib/risk/|g; s|/var/lib/prometheus/node-exporter|$T/node-exporter|g"; }
 mkdir -p "$WEB/var/lib/risk/queue" "$T/node-exporter"
 WEB_DB=$WEB/var/lib/risk/risk.db
 WEB_QUEUE=$WEB/var/lib/risk/queue/queue.db
-risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" a1 a2	# to drain
-web_count() { sqlite3 "$WEB_DB" 'select count(*) from record'; }
+web_enqueue() {
+	if on_pg; then risk-enqueue "$@"
+	else risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" "$@"; fi
+}
+# the environment a job gets, its database moved as said above
+web_env() {
+	local e
+	while IFS= read -r e; do
+		if on_pg; then
+			case $e in
+			RISK_DB=*) e=RISK_DB=$RISK_DB ;;
+			RISK_QUEUE=*) continue ;;
+			esac
+		fi
+		echo "$e"
+	done
+}
+web_enqueue a1 a2	# to drain
+web_count() {
+	if on_pg; then q 'select count(*) from record'
+	else RISK_DB=$WEB_DB q 'select count(*) from record'; fi
+}
 
 # The paths every shipped file names for the database and the queue
 # (crontab, units, web server configurations) are the same.
@@ -150,7 +172,7 @@ while IFS= read -r e; do
 	RISK_SOURCE_URL=*) cron_env+=("RISK_SOURCE_URL=$SOURCE") ;;
 	*) cron_env+=("$e") ;;
 	esac
-done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$CRONTAB" | web_paths)
+done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$CRONTAB" | web_paths | web_env)
 while IFS= read -r cmd; do
 	run env -i HOME="$HOME" PATH="$BIN:/usr/bin:/bin" "${cron_env[@]}" \
 	    /bin/sh -c "$cmd"
@@ -162,13 +184,15 @@ expect "the drain job drained the web layout's queue" [ "$(web_count)" = 2 ]
 expect "the metrics job wrote its file" grep -q '^risk_records{state="fresh"} 2$' "$T/node-exporter/risk.prom"
 
 # without the queue's path, the error says where the queue is
-run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" \
-    RISK_SOURCE_URL="$SOURCE" risk-drain -q
-expect_rc 2
-expect_err_re "^risk-drain: $WEB_DB: no queue in this file: it lives in a file of its own \(set RISK_QUEUE or --queue\)$"
-run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" risk-enqueue b0
-expect_rc 2
-expect_err_re 'lives in a file of its own \(set RISK_QUEUE'
+if on_sqlite; then
+	run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" \
+	    RISK_SOURCE_URL="$SOURCE" risk-drain -q
+	expect_rc 2
+	expect_err_re "^risk-drain: $WEB_DB: no queue in this file: it lives in a file of its own \(set RISK_QUEUE or --queue\)$"
+	run env -i PATH="$BIN:/usr/bin:/bin" RISK_DB="$WEB_DB" risk-enqueue b0
+	expect_rc 2
+	expect_err_re 'lives in a file of its own \(set RISK_QUEUE'
+fi
 
 # ---- the systemd units -------------------------------------------------------
 for u in risk-drain risk-purge risk-stat; do
@@ -250,12 +274,12 @@ expect "no unit makes systemd chown /var/lib/risk (it is risk:www-data, 2750)" \
 
 # every service's commands, run with its own Environment= (paths moved
 # into $T; RISK_SOURCE_URL is what /etc/default/risk gives)
-risk-enqueue --db "$WEB_DB" --queue "$WEB_QUEUE" b1
+web_enqueue b1
 for f in "$UNITS"/risk-drain.service "$UNITS"/risk-purge.service \
     "$UNITS"/risk-stat.service; do
 	unit_env=()
 	while IFS= read -r e; do unit_env+=("$e"); done < <(
-	    sed -n 's/^Environment=//p' "$f" | web_paths)
+	    sed -n 's/^Environment=//p' "$f" | web_paths | web_env)
 	while IFS= read -r cmd; do
 		run env -i HOME="$HOME" PATH="/usr/bin:/bin" "${unit_env[@]}" \
 		    RISK_SOURCE_URL="$SOURCE" ${cmd/\/usr\/local\/bin\//$BIN/}
