@@ -1,0 +1,450 @@
+/*
+ * pg_record.c — the cache of answers and the status history on
+ * PostgreSQL (record.c and history.c are the SQLite side; the contracts
+ * are risk.h's).
+ *
+ * Invariants:
+ * - One row per company; fetched_at only moves forward: the upsert
+ *   changes nothing when the stored fetch is newer, so an older fetch
+ *   never rolls a record back, whatever runs beside it.
+ * - A put reads the record it replaces FOR UPDATE: no other writer can
+ *   change it between the read and the upsert, so "did the status
+ *   change" is decided against the row actually replaced.  Where there
+ *   was no row to lock and another writer inserts one first, the upsert
+ *   waits for that writer's commit and the company's newest history row,
+ *   read next, is that writer's (a record and its history row commit
+ *   together): the comparison is still against what was replaced.
+ * - A history row and its history_total count are written by one
+ *   statement that first takes the RISK__PG_LOCK_HISTORY advisory lock,
+ *   held to the end of the transaction: seq (bigserial) is handed out
+ *   only under the lock, so rows commit in seq order, and a feed reader
+ *   that saw seq N never later finds a smaller one.
+ * - Outside a transaction a put makes its own: record and history
+ *   commit together or not at all.
+ * - Walks (record_each, history_each, purge) go in pages of PAGE rows,
+ *   keyed by id or seq: no result holds a whole table, no snapshot is
+ *   held while a callback runs, and callbacks may use the database.
+ * - A short watch list (<= SHORT_WATCH) is filtered by the server on the
+ *   (id, seq) index up to the newest seq when the walk began; a longer
+ *   one is filtered here in the hash set, as on SQLite.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+#define PAGE 1000
+#define PAGE_S "1000"
+#define SHORT_WATCH 256
+#define BATCH_DEFAULT 1000
+
+static const char sql_get[] =
+    "SELECT status, changed_at, fetched_at FROM record WHERE id = $1";
+static const char sql_get_lock[] =
+    "SELECT status, changed_at, fetched_at FROM record WHERE id = $1"
+    " FOR UPDATE";
+static const char sql_put[] =
+    "INSERT INTO record (id, status, changed_at, fetched_at)"
+    " VALUES ($1::text, $2::text, COALESCE($3::bigint, $4::bigint / 1000),"
+    "  $4::bigint)"
+    " ON CONFLICT (id) DO UPDATE SET"
+    "  changed_at = CASE"
+    "   WHEN $3::bigint IS NOT NULL THEN $3::bigint"
+    "   WHEN record.status IS NOT DISTINCT FROM excluded.status"
+    "    THEN record.changed_at"
+    "   ELSE excluded.fetched_at / 1000 END,"
+    "  status = excluded.status,"
+    "  fetched_at = excluded.fetched_at"
+    " WHERE excluded.fetched_at >= record.fetched_at";
+/* the first page, then each after the last id of the one before */
+static const char sql_each[] =
+    "SELECT id, status, changed_at, fetched_at FROM record"
+    " ORDER BY id LIMIT " PAGE_S;
+static const char sql_each_after[] =
+    "SELECT id, status, changed_at, fetched_at FROM record"
+    " WHERE id > $1::text ORDER BY id LIMIT " PAGE_S;
+
+static const char sql_hist_last[] =
+    "SELECT status FROM history WHERE id = $1 ORDER BY seq DESC LIMIT 1";
+/* the lock first (a materialised CTE is scanned before the INSERT makes
+ * its row, and so before nextval), then the row, then its count */
+static const char sql_hist_add[] =
+    "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::bigint)),"
+    " h AS (INSERT INTO history (id, status, previous, first, changed_at,"
+    "  fetched_at) SELECT $2::text, $3::text, $4::text, $5::boolean,"
+    "  $6::bigint, $7::bigint FROM l RETURNING seq)"
+    " INSERT INTO history_total (found, status, n)"
+    " SELECT $8::boolean, $9::text, 1 FROM h"
+    " ON CONFLICT (found, status) DO UPDATE SET n = history_total.n + 1";
+static const char sql_hist_max[] = "SELECT max(seq) FROM history";
+static const char sql_hist_bounds[] = "SELECT min(seq), max(seq) FROM history";
+static const char sql_hist_after[] =
+    "SELECT seq, id, status, previous, first, changed_at, fetched_at"
+    " FROM history WHERE seq > $1::bigint ORDER BY seq LIMIT " PAGE_S;
+static const char sql_hist_after_in[] =
+    "SELECT seq, id, status, previous, first, changed_at, fetched_at"
+    " FROM history WHERE id = ANY ($2::text[])"
+    " AND seq > $1::bigint AND seq <= $3::bigint ORDER BY seq LIMIT " PAGE_S;
+/* the rows of one window of seq that may go: old, and not the newest */
+#define OLD_ROWS \
+    " FROM history h WHERE seq > $1::bigint AND seq <= $2::bigint" \
+    " AND fetched_at < $3::bigint" \
+    " AND EXISTS (SELECT 1 FROM history n WHERE n.id = h.id" \
+    "  AND n.seq > h.seq)"
+static const char sql_hist_del[] = "DELETE" OLD_ROWS;
+static const char sql_hist_count_old[] = "SELECT count(*)" OLD_ROWS;
+static const char sql_hist_count[] =
+    "SELECT count(*),"
+    " count(*) FILTER (WHERE fetched_at >= $1::bigint),"
+    " count(*) FILTER (WHERE fetched_at >= $2::bigint)"
+    " FROM history";
+static const char sql_hist_totals[] =
+    "SELECT found, status, n FROM history_total"
+    " ORDER BY found DESC, status COLLATE \"C\"";
+
+/* Columns col.. of row as status, changed_at, fetched_at. */
+static void
+fill(const PGresult *res, int row, int col, struct risk_record *rec)
+{
+	rec->found = risk__pg_get(res, row, col) != NULL;
+	risk__pg_text(res, row, col, rec->status, sizeof rec->status);
+	rec->changed_at = risk__pg_i64(res, row, col + 1);
+	rec->fetched_at = risk__pg_i64(res, row, col + 2);
+}
+
+int
+risk__pg_record_get(struct risk_db *db, const char *id,
+    struct risk_record *rec, char *err)
+{
+	const char *pv[1] = { id };
+	PGresult *res;
+	int r;
+
+	if ((r = risk__pg_run(db, sql_get, 1, pv, &res, NULL, err)) !=
+	    RISK_OK)
+		return r;
+	if (risk__pg_ntuples(res) == 0) {
+		risk__pg_clear(res);
+		return RISK_ENOTFOUND;
+	}
+	snprintf(rec->id, sizeof rec->id, "%s", id);
+	fill(res, 0, 0, rec);
+	risk__pg_clear(res);
+	return RISK_OK;
+}
+
+/*
+ * A history row for rec if its status differs from the one before: old,
+ * the record it replaced, or when NULL the company's newest history row.
+ */
+static int
+note(struct risk_db *db, const struct risk_record *rec,
+    const struct risk_record *old, char *err)
+{
+	char buf[sizeof rec->status], key[RISK__I64LEN], chg[RISK__I64LEN],
+	    fet[RISK__I64LEN];
+	const char *prev = "";
+	const char *pv[9];
+	PGresult *res;
+	bool first = false, prev_found;
+	int r;
+
+	if (old != NULL) {
+		prev_found = old->found;
+		if (prev_found)
+			prev = old->status;
+	} else {
+		pv[0] = rec->id;
+		if ((r = risk__pg_run(db, sql_hist_last, 1, pv, &res, NULL,
+		    err)) != RISK_OK)
+			return r;
+		first = risk__pg_ntuples(res) == 0;
+		prev_found = !first && risk__pg_get(res, 0, 0) != NULL;
+		if (prev_found) {
+			risk__pg_text(res, 0, 0, buf, sizeof buf);
+			prev = buf;
+		}
+		risk__pg_clear(res);
+	}
+	if (!first && prev_found == rec->found &&
+	    (!rec->found || strcmp(prev, rec->status) == 0))
+		return RISK_OK;		/* no change */
+
+	pv[0] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
+	pv[1] = rec->id;
+	pv[2] = rec->found ? rec->status : NULL;
+	pv[3] = prev_found ? prev : NULL;
+	pv[4] = first ? "t" : "f";
+	/* what the upsert stores as changed_at for a new status */
+	pv[5] = risk__pg_i64s(chg, rec->found && rec->changed_at > 0 ?
+	    rec->changed_at : rec->fetched_at / 1000);
+	pv[6] = risk__pg_i64s(fet, rec->fetched_at);
+	pv[7] = rec->found ? "t" : "f";
+	pv[8] = rec->found ? rec->status : "";
+	return risk__pg_run(db, sql_hist_add, 9, pv, NULL, NULL, err);
+}
+
+/* The record, and its history row when its status changed. */
+static int
+put(struct risk_db *db, const struct risk_record *rec, bool *stored,
+    char *err)
+{
+	struct risk_record old;
+	char chg[RISK__I64LEN], fet[RISK__I64LEN];
+	const char *pv[4];
+	PGresult *res;
+	long changed = 0;
+	bool had, same;
+	int r;
+
+	pv[0] = rec->id;
+	if ((r = risk__pg_run(db, sql_get_lock, 1, pv, &res, NULL, err)) !=
+	    RISK_OK)
+		return r;
+	if ((had = risk__pg_ntuples(res) > 0)) {
+		snprintf(old.id, sizeof old.id, "%s", rec->id);
+		fill(res, 0, 0, &old);
+	}
+	risk__pg_clear(res);
+	if (had && old.fetched_at > rec->fetched_at) {
+		*stored = false;	/* older: changes nothing */
+		return RISK_OK;
+	}
+	same = had && old.found == rec->found &&
+	    (!rec->found || strcmp(old.status, rec->status) == 0);
+	pv[1] = rec->found ? rec->status : NULL;
+	pv[2] = rec->found && rec->changed_at > 0 ?
+	    risk__pg_i64s(chg, rec->changed_at) : NULL;
+	pv[3] = risk__pg_i64s(fet, rec->fetched_at);
+	if ((r = risk__pg_run(db, sql_put, 4, pv, NULL, &changed, err)) !=
+	    RISK_OK)
+		return r;
+	/* 0: a newer record was inserted beside us after our read */
+	*stored = changed > 0;
+	if (!*stored || same)
+		return RISK_OK;		/* the same status: no history */
+	return note(db, rec, had ? &old : NULL, err);
+}
+
+int
+risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
+    bool *stored, char *err)
+{
+	bool own = !db->txn, done = false;
+	int r;
+
+	if (!risk_id_valid(rec->id, strlen(rec->id)))
+		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
+		    rec->id);
+	/* record and history commit together, or neither does */
+	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+		return r;
+	r = put(db, rec, &done, err);
+	if (own) {
+		if (r == RISK_OK)
+			r = risk_db_commit(db, err);
+		else
+			risk_db_rollback(db);
+	}
+	if (r == RISK_OK && stored != NULL)
+		*stored = done;
+	return r;
+}
+
+int
+risk__pg_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
+    char *err)
+{
+	struct risk_record rec;
+	const char *pv[1];
+	char *key = NULL;
+	PGresult *res;
+	int i, n, r;
+
+	do {
+		r = key == NULL ?
+		    risk__pg_run(db, sql_each, 0, NULL, &res, NULL, err) :
+		    risk__pg_run(db, sql_each_after, 1, pv, &res, NULL, err);
+		if (r != RISK_OK)
+			break;
+		n = risk__pg_ntuples(res);
+		for (i = 0; i < n && r == RISK_OK; i++) {
+			risk__pg_text(res, i, 0, rec.id, sizeof rec.id);
+			fill(res, i, 1, &rec);
+			r = fn(&rec, arg);
+		}
+		/* the next page starts after this one's last id, as stored
+		 * (rec.id may be cut) */
+		free(key);
+		key = n > 0 ? strdup(risk__pg_get(res, n - 1, 0)) : NULL;
+		risk__pg_clear(res);
+		if (r == RISK_OK && n > 0 && key == NULL)
+			r = risk_seterr(err, RISK_ENOMEM, "out of memory");
+		pv[0] = key;
+	} while (r == RISK_OK && n == PAGE);
+	free(key);
+	return r;
+}
+
+int
+risk__pg_history_last(struct risk_db *db, int64_t *seq, char *err)
+{
+	PGresult *res;
+	int r;
+
+	*seq = 0;
+	if ((r = risk__pg_run(db, sql_hist_max, 0, NULL, &res, NULL, err)) !=
+	    RISK_OK)
+		return r;
+	if (risk__pg_ntuples(res) > 0)
+		*seq = risk__pg_i64(res, 0, 0);
+	risk__pg_clear(res);
+	return RISK_OK;
+}
+
+/* The watch list as an array literal ({"A","B"}), or NULL. */
+static char *
+watch_array(const struct risk_idset *watch)
+{
+	char *s;
+	size_t len;
+
+	/* ["A","B"]: IDs are validated, none needs escaping in either */
+	if ((s = risk__idset_json(watch)) == NULL)
+		return NULL;
+	len = strlen(s);
+	s[0] = '{';
+	s[len - 1] = '}';
+	return s;
+}
+
+int
+risk__pg_history_each(struct risk_db *db, const struct risk_idset *watch,
+    int64_t *seq, risk_change_fn fn, void *arg, char *err)
+{
+	struct risk_change c;
+	char from[RISK__I64LEN], top[RISK__I64LEN], *ids = NULL;
+	const char *pv[3];
+	PGresult *res;
+	int64_t upto = 0;
+	int i, n, r;
+
+	if (watch != NULL && risk_idset_count(watch) <= SHORT_WATCH) {
+		if ((r = risk__pg_history_last(db, &upto, err)) != RISK_OK)
+			return r;
+		if (upto <= *seq)
+			return RISK_OK;
+		if ((ids = watch_array(watch)) == NULL)
+			return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	}
+	do {
+		pv[0] = risk__pg_i64s(from, *seq);
+		pv[1] = ids;
+		pv[2] = risk__pg_i64s(top, upto);
+		if (ids != NULL)
+			r = risk__pg_run(db, sql_hist_after_in, 3, pv, &res,
+			    NULL, err);
+		else
+			r = risk__pg_run(db, sql_hist_after, 1, pv, &res,
+			    NULL, err);
+		if (r != RISK_OK)
+			break;
+		n = risk__pg_ntuples(res);
+		for (i = 0; i < n && r == RISK_OK; i++) {
+			*seq = risk__pg_i64(res, i, 0);
+			c.id = risk__pg_get(res, i, 1);
+			if (c.id == NULL || (watch != NULL &&
+			    !risk_idset_has(watch, c.id)))
+				continue;
+			c.seq = *seq;
+			c.status = risk__pg_get(res, i, 2);
+			c.previous = risk__pg_get(res, i, 3);
+			c.first = risk__pg_bool(res, i, 4);
+			c.changed_at = risk__pg_i64(res, i, 5);
+			c.fetched_at = risk__pg_i64(res, i, 6);
+			r = fn(&c, arg);
+		}
+		risk__pg_clear(res);
+	} while (r == RISK_OK && n == PAGE);
+	if (r == RISK_OK && ids != NULL)
+		*seq = upto;	/* every watched row up to it was read */
+	free(ids);
+	return r;
+}
+
+int
+risk__pg_purge_history(struct risk_db *db, const struct risk_purge *p,
+    long *n, char *err)
+{
+	char lo[RISK__I64LEN], hi[RISK__I64LEN], before[RISK__I64LEN];
+	const char *pv[3] = { lo, hi, before };
+	PGresult *res;
+	int64_t last, top, step = p->batch > 0 ? p->batch : BATCH_DEFAULT;
+	long changed;
+	int r;
+
+	*n = 0;
+	if ((r = risk__pg_run(db, sql_hist_bounds, 0, NULL, &res, NULL,
+	    err)) != RISK_OK)
+		return r;
+	last = risk__pg_i64(res, 0, 0) - 1;	/* before the oldest row */
+	top = risk__pg_i64(res, 0, 1);
+	risk__pg_clear(res);
+	risk__pg_i64s(before, p->before_ms);
+	/* a window of seq numbers per statement, each its own transaction
+	 * (outside the caller's): at most a batch of rows at a time */
+	for (; last < top; last += step) {
+		risk__pg_i64s(lo, last);
+		risk__pg_i64s(hi, last + step);
+		if (p->dry_run) {
+			if ((r = risk__pg_run(db, sql_hist_count_old, 3, pv,
+			    &res, NULL, err)) != RISK_OK)
+				return r;
+			*n += (long)risk__pg_i64(res, 0, 0);
+			risk__pg_clear(res);
+		} else {
+			if ((r = risk__pg_run(db, sql_hist_del, 3, pv, NULL,
+			    &changed, err)) != RISK_OK)
+				return r;
+			*n += changed;
+		}
+	}
+	return RISK_OK;
+}
+
+int
+risk__pg_history_stat(struct risk_db *db, int64_t now_ms,
+    struct risk_history_stat *hs, char *err)
+{
+	char hour[RISK__I64LEN], day[RISK__I64LEN];
+	const char *pv[2] = { hour, day };
+	PGresult *res;
+	int i, n, r;
+
+	memset(hs, 0, sizeof *hs);
+	risk__pg_i64s(hour, now_ms - INT64_C(3600) * 1000);
+	risk__pg_i64s(day, now_ms - INT64_C(86400) * 1000);
+	if ((r = risk__pg_run(db, sql_hist_count, 2, pv, &res, NULL, err)) !=
+	    RISK_OK)
+		return r;
+	if (risk__pg_ntuples(res) > 0) {
+		hs->rows = (long)risk__pg_i64(res, 0, 0);
+		hs->last_hour = (long)risk__pg_i64(res, 0, 1);
+		hs->last_day = (long)risk__pg_i64(res, 0, 2);
+	}
+	risk__pg_clear(res);
+	if ((r = risk__pg_run(db, sql_hist_totals, 0, NULL, &res, NULL,
+	    err)) != RISK_OK)
+		return r;
+	n = risk__pg_ntuples(res);
+	for (i = 0; i < n && i < RISK_HISTORY_STATUSES; i++) {
+		hs->total[i].found = risk__pg_bool(res, i, 0);
+		risk__pg_text(res, i, 1, hs->total[i].status,
+		    sizeof hs->total[i].status);
+		hs->total[i].n = risk__pg_i64(res, i, 2);
+	}
+	hs->nstatus = i;
+	hs->more = n > RISK_HISTORY_STATUSES;
+	risk__pg_clear(res);
+	return RISK_OK;
+}
