@@ -7,18 +7,22 @@
  * - One row per company; fetched_at only moves forward: the upsert
  *   changes nothing when the stored fetch is newer, so an older fetch
  *   never rolls a record back, whatever runs beside it.
- * - A put reads the record it replaces FOR UPDATE: no other writer can
- *   change it between the read and the upsert, so "did the status
- *   change" is decided against the row actually replaced.  Where there
- *   was no row to lock and another writer inserts one first, the upsert
- *   waits for that writer's commit and the company's newest history row,
- *   read next, is that writer's (a record and its history row commit
- *   together): the comparison is still against what was replaced.
- * - A history row and its history_total count are written by one
- *   statement that first takes the RISK__PG_LOCK_HISTORY advisory lock,
- *   held to the end of the transaction: seq (bigserial) is handed out
- *   only under the lock, so rows commit in seq order, and a feed reader
- *   that saw seq N never later finds a smaller one.
+ * - A put takes the RISK__PG_LOCK_HISTORY advisory lock (transaction
+ *   level) before anything else, then reads the record it replaces FOR
+ *   UPDATE: "did the status change" is decided against the row actually
+ *   replaced, and the history row, if any, is added under the lock.
+ *   seq (bigserial) is handed out only under it and it is held to the
+ *   commit, so rows commit in seq order: a feed reader that saw seq N
+ *   never later finds a smaller one.
+ * - The lock comes before any record's row lock, not just before the
+ *   history row: a transaction that stores several records (a drainer's
+ *   settle, a load's batch) would otherwise hold a row another writer
+ *   has locked and waits for the history lock with, and both would wait
+ *   for a second each until the server found the deadlock and failed
+ *   one.  Writers of records therefore take turns, from their first put
+ *   to their commit, as on SQLite; readers never wait.
+ * - The history row and its history_total count are one statement, which
+ *   takes the (held, reentrant) lock again first.
  * - Outside a transaction a put makes its own: record and history
  *   commit together or not at all.
  * - Walks (record_each, history_each, purge) go in pages of PAGE rows,
@@ -40,9 +44,13 @@
 
 static const char sql_get[] =
     "SELECT status, changed_at, fetched_at FROM record WHERE id = $1";
+/* the history lock before the row's (see the top of the file), and
+ * whether or not there is a row: the EXISTS is a one-time filter,
+ * evaluated before the scan */
 static const char sql_get_lock[] =
-    "SELECT status, changed_at, fetched_at FROM record WHERE id = $1"
-    " FOR UPDATE";
+    "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($2::bigint))"
+    " SELECT status, changed_at, fetched_at FROM record"
+    " WHERE id = $1 AND EXISTS (SELECT 1 FROM l) FOR UPDATE";
 static const char sql_put[] =
     "INSERT INTO record (id, status, changed_at, fetched_at)"
     " VALUES ($1::text, $2::text, COALESCE($3::bigint, $4::bigint / 1000),"
@@ -190,7 +198,7 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
     char *err)
 {
 	struct risk_record old;
-	char chg[RISK__I64LEN], fet[RISK__I64LEN];
+	char key[RISK__I64LEN], chg[RISK__I64LEN], fet[RISK__I64LEN];
 	const char *pv[4];
 	PGresult *res;
 	long changed = 0;
@@ -198,7 +206,8 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	int r;
 
 	pv[0] = rec->id;
-	if ((r = risk__pg_run(db, sql_get_lock, 1, pv, &res, NULL, err)) !=
+	pv[1] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
+	if ((r = risk__pg_run(db, sql_get_lock, 2, pv, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
 	if ((had = risk__pg_ntuples(res) > 0)) {
