@@ -242,9 +242,7 @@ risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
 	bool own = !db->txn, done = false;
 	int r;
 
-	if (!risk_id_valid(rec->id, strlen(rec->id)))
-		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
-		    rec->id);
+	/* the ID was checked above the seam (store.c) */
 	/* record and history commit together, or neither does */
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
