@@ -96,6 +96,34 @@ test_what_is_a_change(void **state)
 	risk_db_close(db);
 }
 
+/* A company whose record is gone is compared with its newest history
+ * row: refetched the same, no change; another status, not a first. */
+static void
+test_record_gone(void **state)
+{
+	struct risk_db *db = fresh();
+	struct seen s;
+	int64_t at = 0;
+	char err[RISK_ERRLEN];
+
+	(void)state;
+	assert_true(put(db, "A", "reliable", 1000));
+	assert_true(put(db, "B", NULL, 1000));
+	assert_int_equal(risk_db_exec(db, "DELETE FROM record", err), RISK_OK);
+	assert_true(put(db, "A", "reliable", 2000));	/* none */
+	assert_true(put(db, "B", NULL, 2000));		/* none */
+	assert_int_equal(risk_db_exec(db, "DELETE FROM record", err), RISK_OK);
+	assert_true(put(db, "A", "indebted", 3000));
+	assert_true(put(db, "B", "reliable", 3000));
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.line[0], "1 A reliable null");
+	assert_string_equal(s.line[1], "2 B - null");
+	assert_string_equal(s.line[2], "3 A indebted reliable");
+	assert_string_equal(s.line[3], "4 B reliable -");
+	risk_db_close(db);
+}
+
 static void
 test_purge_keeps_newest_and_seq(void **state)
 {
@@ -241,6 +269,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_what_is_a_change),
+		cmocka_unit_test(test_record_gone),
 		cmocka_unit_test(test_purge_keeps_newest_and_seq),
 		cmocka_unit_test(test_watch_lists),
 		cmocka_unit_test(test_totals_in_a_transaction),
