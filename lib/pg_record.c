@@ -21,8 +21,9 @@
  *   for a second each until the server found the deadlock and failed
  *   one.  Writers of records therefore take turns, from their first put
  *   to their commit, as on SQLite; readers never wait.
- * - The history row and its history_total count are one statement, which
- *   takes the (held, reentrant) lock again first.
+ * - A put is two statements: the lock and the record's row, then the
+ *   upsert, with the history row and its history_total count when the
+ *   status is not the one replaced.
  * - Outside a transaction a put makes its own: record and history
  *   commit together or not at all.
  * - Walks (record_each, history_each, purge) go in pages of PAGE rows,
@@ -51,19 +52,46 @@ static const char sql_get_lock[] =
     "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($2::bigint))"
     " SELECT status, changed_at, fetched_at FROM record"
     " WHERE id = $1 AND EXISTS (SELECT 1 FROM l) FOR UPDATE";
-static const char sql_put[] =
-    "INSERT INTO record (id, status, changed_at, fetched_at)"
-    " VALUES ($1::text, $2::text, COALESCE($3::bigint, $4::bigint / 1000),"
-    "  $4::bigint)"
-    " ON CONFLICT (id) DO UPDATE SET"
-    "  changed_at = CASE"
-    "   WHEN $3::bigint IS NOT NULL THEN $3::bigint"
-    "   WHEN record.status IS NOT DISTINCT FROM excluded.status"
-    "    THEN record.changed_at"
-    "   ELSE excluded.fetched_at / 1000 END,"
-    "  status = excluded.status,"
-    "  fetched_at = excluded.fetched_at"
-    " WHERE excluded.fetched_at >= record.fetched_at";
+#define UPSERT \
+    "INSERT INTO record (id, status, changed_at, fetched_at)" \
+    " VALUES ($1::text, $2::text, COALESCE($3::bigint, $4::bigint / 1000)," \
+    "  $4::bigint)" \
+    " ON CONFLICT (id) DO UPDATE SET" \
+    "  changed_at = CASE" \
+    "   WHEN $3::bigint IS NOT NULL THEN $3::bigint" \
+    "   WHEN record.status IS NOT DISTINCT FROM excluded.status" \
+    "    THEN record.changed_at" \
+    "   ELSE excluded.fetched_at / 1000 END," \
+    "  status = excluded.status," \
+    "  fetched_at = excluded.fetched_at" \
+    " WHERE excluded.fetched_at >= record.fetched_at"
+/* the same status as the record replaced */
+static const char sql_put[] = UPSERT;
+/*
+ * Another, or no record before ($5 false): the record, then its history
+ * row if the status differs from the one before, $6 (the record's) or
+ * the company's newest history row's, then its count.  The history lock
+ * is held (sql_get_lock): rows count in seq order, and this statement's
+ * snapshot, taken after the lock was granted, holds every history row
+ * that an earlier writer committed.  The counts of the record and of
+ * the history rows stored.
+ */
+static const char sql_put_hist[] =
+    "WITH u AS (" UPSERT " RETURNING 1),"
+    " p AS (SELECT status, seq FROM history WHERE id = $1::text"
+    "  ORDER BY seq DESC LIMIT 1),"
+    " b AS (SELECT CASE WHEN $5::boolean THEN $6::text ELSE p.status END"
+    "  AS prev, $5::boolean OR p.seq IS NOT NULL AS known"
+    "  FROM (SELECT 1) o LEFT JOIN p ON true),"
+    " h AS (INSERT INTO history (id, status, previous, first, changed_at,"
+    "  fetched_at) SELECT $1::text, $2::text, b.prev, NOT b.known,"
+    "  $7::bigint, $4::bigint FROM u, b"
+    "  WHERE NOT b.known OR b.prev IS DISTINCT FROM $2::text RETURNING 1),"
+    " t AS (INSERT INTO history_total (found, status, n)"
+    "  SELECT $2::text IS NOT NULL, COALESCE($2::text, ''), 1 FROM h"
+    "  ON CONFLICT (found, status) DO UPDATE SET n = history_total.n + 1"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM t)";
 /* the first page, then each after the last id of the one before */
 static const char sql_each[] =
     "SELECT id, status, changed_at, fetched_at FROM record"
@@ -72,18 +100,6 @@ static const char sql_each_after[] =
     "SELECT id, status, changed_at, fetched_at FROM record"
     " WHERE id > $1::text ORDER BY id LIMIT " PAGE_S;
 
-static const char sql_hist_last[] =
-    "SELECT status FROM history WHERE id = $1 ORDER BY seq DESC LIMIT 1";
-/* the lock first (a materialised CTE is scanned before the INSERT makes
- * its row, and so before nextval), then the row, then its count */
-static const char sql_hist_add[] =
-    "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::bigint)),"
-    " h AS (INSERT INTO history (id, status, previous, first, changed_at,"
-    "  fetched_at) SELECT $2::text, $3::text, $4::text, $5::boolean,"
-    "  $6::bigint, $7::bigint FROM l RETURNING seq)"
-    " INSERT INTO history_total (found, status, n)"
-    " SELECT $8::boolean, $9::text, 1 FROM h"
-    " ON CONFLICT (found, status) DO UPDATE SET n = history_total.n + 1";
 static const char sql_hist_max[] = "SELECT max(seq) FROM history";
 static const char sql_hist_bounds[] = "SELECT min(seq), max(seq) FROM history";
 static const char sql_hist_after[] =
@@ -141,65 +157,15 @@ risk__pg_record_get(struct risk_db *db, const char *id,
 	return RISK_OK;
 }
 
-/*
- * A history row for rec if its status differs from the one before: old,
- * the record it replaced, or when NULL the company's newest history row.
- */
-static int
-note(struct risk_db *db, const struct risk_record *rec,
-    const struct risk_record *old, char *err)
-{
-	char buf[sizeof rec->status], key[RISK__I64LEN], chg[RISK__I64LEN],
-	    fet[RISK__I64LEN];
-	const char *prev = "";
-	const char *pv[9];
-	PGresult *res;
-	bool first = false, prev_found;
-	int r;
-
-	if (old != NULL) {
-		prev_found = old->found;
-		if (prev_found)
-			prev = old->status;
-	} else {
-		pv[0] = rec->id;
-		if ((r = risk__pg_run(db, sql_hist_last, 1, pv, &res, NULL,
-		    err)) != RISK_OK)
-			return r;
-		first = risk__pg_ntuples(res) == 0;
-		prev_found = !first && risk__pg_get(res, 0, 0) != NULL;
-		if (prev_found) {
-			risk__pg_text(res, 0, 0, buf, sizeof buf);
-			prev = buf;
-		}
-		risk__pg_clear(res);
-	}
-	if (!first && prev_found == rec->found &&
-	    (!rec->found || strcmp(prev, rec->status) == 0))
-		return RISK_OK;		/* no change */
-
-	pv[0] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
-	pv[1] = rec->id;
-	pv[2] = rec->found ? rec->status : NULL;
-	pv[3] = prev_found ? prev : NULL;
-	pv[4] = first ? "t" : "f";
-	/* what the upsert stores as changed_at for a new status */
-	pv[5] = risk__pg_i64s(chg, rec->found && rec->changed_at > 0 ?
-	    rec->changed_at : rec->fetched_at / 1000);
-	pv[6] = risk__pg_i64s(fet, rec->fetched_at);
-	pv[7] = rec->found ? "t" : "f";
-	pv[8] = rec->found ? rec->status : "";
-	return risk__pg_run(db, sql_hist_add, 9, pv, NULL, NULL, err);
-}
-
 /* The record, and its history row when its status changed. */
 static int
 put(struct risk_db *db, const struct risk_record *rec, bool *stored,
     char *err)
 {
 	struct risk_record old;
-	char key[RISK__I64LEN], chg[RISK__I64LEN], fet[RISK__I64LEN];
-	const char *pv[4];
+	char key[RISK__I64LEN], chg[RISK__I64LEN], fet[RISK__I64LEN],
+	    hchg[RISK__I64LEN];
+	const char *pv[7];
 	PGresult *res;
 	long changed = 0;
 	bool had, same;
@@ -225,14 +191,26 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	pv[2] = rec->found && rec->changed_at > 0 ?
 	    risk__pg_i64s(chg, rec->changed_at) : NULL;
 	pv[3] = risk__pg_i64s(fet, rec->fetched_at);
-	if ((r = risk__pg_run(db, sql_put, 4, pv, NULL, &changed, err)) !=
+	if (same) {
+		/* the same status: no history */
+		if ((r = risk__pg_run(db, sql_put, 4, pv, NULL, &changed,
+		    err)) != RISK_OK)
+			return r;
+		*stored = changed > 0;
+		return RISK_OK;
+	}
+	pv[4] = had ? "t" : "f";
+	pv[5] = had && old.found ? old.status : NULL;
+	/* what the upsert stores as changed_at for a new status */
+	pv[6] = risk__pg_i64s(hchg, rec->found && rec->changed_at > 0 ?
+	    rec->changed_at : rec->fetched_at / 1000);
+	if ((r = risk__pg_run(db, sql_put_hist, 7, pv, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
 	/* 0: a newer record was inserted beside us after our read */
-	*stored = changed > 0;
-	if (!*stored || same)
-		return RISK_OK;		/* the same status: no history */
-	return note(db, rec, had ? &old : NULL, err);
+	*stored = risk__pg_ntuples(res) > 0 && risk__pg_i64(res, 0, 0) > 0;
+	risk__pg_clear(res);
+	return RISK_OK;
 }
 
 int
