@@ -95,7 +95,8 @@ db_dump() {
 
 # pg_mkdb NAME: (re)make database NAME on the run's server
 pg_mkdb() {
-	psql -X -q -v ON_ERROR_STOP=1 -d "$PG_URI" \
+	PGOPTIONS="-c client_min_messages=warning" \
+	    psql -X -q -v ON_ERROR_STOP=1 -d "$PG_URI" \
 	    -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" \
 	    -c "CREATE DATABASE \"$1\""
 }
@@ -342,6 +343,8 @@ if on_pg; then
 	fi
 	RISK_DB=$(pg_uri "$_db")
 	unset _db
+	LAST=
+	rm -f "$T/err"
 	# nothing a program makes of a URI it takes for a path lands in
 	# the tree
 	cd "$T" || exit 2

@@ -12,7 +12,7 @@
 # stopped there.
 . "$(dirname "$0")/../lib.sh"
 
-token() { q -r "select coalesce(token, '') from queue where id='$ID'"; }
+token() { q -r "select token from queue where id='$ID'"; }
 standin --latency 1500
 risk-enqueue </dev/null	# the database
 
