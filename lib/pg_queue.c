@@ -8,13 +8,14 @@
  *   raises the priority and never lowers it, leaves a leased or retried
  *   entry's due alone, and adds nothing for a dead-lettered company.
  *   An entry that has nothing to change is not written at all.
- * - A claim runs in one transaction: it first takes the advisory lock
- *   RISK__PG_LOCK_CLAIM, so that counting the live leases against the
- *   cap and leasing are one step for every drainer everywhere (the lock
- *   goes at the commit).  Rows come FOR UPDATE SKIP LOCKED, one priority
- *   at a time so each walks queue_pick in its order, and are leased in
- *   the statement that picks them: a random token per row, due at the
- *   end of the lease, an attempt counted.
+ * - A claim runs in one transaction, in two round trips: it first takes
+ *   the advisory lock RISK__PG_LOCK_CLAIM, so that counting the live
+ *   leases against the cap and leasing are one step for every drainer
+ *   everywhere (the lock goes at the commit); then one statement, whose
+ *   snapshot is taken with the lock held, counts, picks and leases.
+ *   Rows come FOR UPDATE SKIP LOCKED, one priority at a time so each
+ *   walks queue_pick in its order: each gets a token (a random base
+ *   plus its rank), a due at the end of the lease, an attempt counted.
  * - The queue is hostile ground (the web tier's role may add to it): a
  *   row is used only after risk__queue_row checked it whole.  The SQL
  *   leases only a row whose counts a worker could have written and whose
