@@ -101,9 +101,11 @@ pg_mkdb() {
 	    -c "CREATE DATABASE \"$1\""
 }
 new_db() {
+	local db=${NAME#pg/}
+	db=${db%.sh}-$1
 	if on_pg; then
-		pg_mkdb "${NAME#pg/}-$1" >&2 || return 1
-		pg_uri "${NAME#pg/}-$1"
+		pg_mkdb "$db" >&2 || return 1
+		pg_uri "$db"
 	else
 		echo "$T/$1.db"
 	fi

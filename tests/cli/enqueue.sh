@@ -81,7 +81,7 @@ expect_err_re 'does not go with --redrive'
 # answered "locked" at once, about one round in forty).  The reader
 # starts once the file is there: a missing database is its own error.
 # On PostgreSQL: an empty database, its schema made once by whoever
-# comes first.
+# comes first; the reader starts once the schema is there.
 : >"$T/race.err"
 for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
 	db=$(new_db "race$round")
@@ -89,7 +89,12 @@ for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
 		risk-enqueue --db "$db" "W$w" 2>>"$T/race.err" &
 	done
 	(
-		on_pg || until [ -e "$db" ]; do sleep 0.001; done
+		if on_pg; then
+			until [ "$(RISK_DB=$db q "select count(*) from pg_namespace
+			    where nspname = 'risk'")" = 1 ]; do sleep 0.01; done
+		else
+			until [ -e "$db" ]; do sleep 0.001; done
+		fi
 		risk-get --db "$db" --no-enqueue W1 >/dev/null
 	) 2>>"$T/race.err" &
 	wait
