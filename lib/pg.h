@@ -86,6 +86,8 @@ int risk__pg_open(struct risk_db *db, const struct risk_db_opts *o,
 /* pg_record.c: records and the history */
 int risk__pg_record_get(struct risk_db *db, const char *id,
     struct risk_record *rec, char *err);
+int risk__pg_record_get_many(struct risk_db *db, const char *const *ids,
+    int n, struct risk_record *recs, bool *found, char *err);
 int risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err);
 int risk__pg_record_each(struct risk_db *db, risk_record_fn fn, void *arg,

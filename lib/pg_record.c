@@ -45,6 +45,11 @@
 
 static const char sql_get[] =
     "SELECT status, changed_at, fetched_at FROM record WHERE id = $1";
+/* i: the ID's place in $1, from 1 */
+static const char sql_get_many[] =
+    "SELECT u.i, r.status, r.changed_at, r.fetched_at"
+    " FROM unnest($1::text[]) WITH ORDINALITY AS u(id, i)"
+    " JOIN record r ON r.id = u.id";
 /* the history lock before the row's (see the top of the file), and
  * whether or not there is a row: the EXISTS is a one-time filter,
  * evaluated before the scan */
@@ -153,6 +158,70 @@ risk__pg_record_get(struct risk_db *db, const char *id,
 	}
 	snprintf(rec->id, sizeof rec->id, "%s", id);
 	fill(res, 0, 0, rec);
+	risk__pg_clear(res);
+	return RISK_OK;
+}
+
+/* ids as an array literal, {"A","B"} (malloc'd), or NULL. */
+static char *
+array_of(const char *const *ids, int n)
+{
+	const char *s;
+	char *out, *p;
+	size_t len = 3;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += 2 * strlen(ids[i]) + 3;
+	if ((out = p = malloc(len)) == NULL)
+		return NULL;
+	*p++ = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (s = ids[i]; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+int
+risk__pg_record_get_many(struct risk_db *db, const char *const *ids, int n,
+    struct risk_record *recs, bool *found, char *err)
+{
+	const char *pv[1];
+	char *arr;
+	PGresult *res;
+	int64_t k;
+	int i, rows, r;
+
+	for (i = 0; i < n; i++)
+		found[i] = false;
+	if (n == 0)
+		return RISK_OK;
+	if ((arr = array_of(ids, n)) == NULL)
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	pv[0] = arr;
+	r = risk__pg_run(db, sql_get_many, 1, pv, &res, NULL, err);
+	free(arr);
+	if (r != RISK_OK)
+		return r;
+	rows = risk__pg_ntuples(res);
+	for (i = 0; i < rows; i++) {
+		k = risk__pg_i64(res, i, 0) - 1;
+		if (k < 0 || k >= n)
+			continue;
+		snprintf(recs[k].id, sizeof recs[k].id, "%s", ids[k]);
+		fill(res, i, 1, &recs[k]);
+		found[k] = true;
+	}
 	risk__pg_clear(res);
 	return RISK_OK;
 }

@@ -179,6 +179,14 @@ struct risk_record {
 int risk_record_get(struct risk_db *db, const char *id,
     struct risk_record *rec, char *err);
 /*
+ * Look up n (at most RISK_GET_MANY) IDs at once: found[i] says whether
+ * recs[i] is ids[i]'s record.  A server answers them in one round trip
+ * (risk-get with IDs on standard input); a file, one probe each.
+ */
+#define RISK_GET_MANY 1000
+int risk_record_get_many(struct risk_db *db, const char *const *ids,
+    int n, struct risk_record *recs, bool *found, char *err);
+/*
  * Store a fetch result.  changed_at > 0 is the legacy service's own date;
  * 0 means "keep the old one if the status did not change, else the time
  * of this fetch".  An older fetch never overwrites a newer one: then

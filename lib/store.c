@@ -137,6 +137,26 @@ risk_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
 }
 
 int
+risk_record_get_many(struct risk_db *db, const char *const *ids, int n,
+    struct risk_record *recs, bool *found, char *err)
+{
+	int i, r;
+
+	if (n < 0 || n > RISK_GET_MANY)
+		return risk_seterr(err, RISK_EINVAL, "%d IDs at once: at most "
+		    "%d", n, RISK_GET_MANY);
+	if (db->ops->record_get_many != NULL)
+		return db->ops->record_get_many(db, ids, n, recs, found, err);
+	for (i = 0; i < n; i++) {
+		r = db->ops->record_get(db, ids[i], &recs[i], err);
+		if (r != RISK_OK && r != RISK_ENOTFOUND)
+			return r;
+		found[i] = r == RISK_OK;
+	}
+	return RISK_OK;
+}
+
+int
 risk_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err)
 {

@@ -32,6 +32,9 @@ struct risk__store {
 
 	int (*record_get)(struct risk_db *db, const char *id,
 	    struct risk_record *rec, char *err);
+	/* NULL: record_get for each */
+	int (*record_get_many)(struct risk_db *db, const char *const *ids,
+	    int n, struct risk_record *recs, bool *found, char *err);
 	int (*record_put)(struct risk_db *db, const struct risk_record *rec,
 	    bool *stored, char *err);
 	int (*record_each)(struct risk_db *db, risk_record_fn fn, void *arg,

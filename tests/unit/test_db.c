@@ -93,6 +93,47 @@ test_record_upsert(void **state)
 	risk_db_close(db);
 }
 
+/* Many IDs at once: each answer in its place, duplicates and misses too. */
+static void
+test_record_get_many(void **state)
+{
+	struct risk_db *db = fresh(NULL);
+	static struct risk_record recs[RISK_GET_MANY];
+	static bool found[RISK_GET_MANY];
+	static char buf[RISK_GET_MANY][16];
+	const char *ids[RISK_GET_MANY];
+	char err[RISK_ERRLEN];
+	int i;
+
+	(void)state;
+	put(db, "A1", "reliable", 0, 10000000, true);
+	put(db, "B2", NULL, 0, 20000000, true);
+	for (i = 0; i < RISK_GET_MANY; i++) {
+		snprintf(buf[i], sizeof buf[i], "%s", i % 3 == 0 ? "A1" :
+		    i % 3 == 1 ? "B2" : "C3");
+		ids[i] = buf[i];
+	}
+	ids[4] = "x\"y\\z";	/* not an ID: no record, no harm */
+	assert_int_equal(risk_record_get_many(db, ids, RISK_GET_MANY, recs,
+	    found, err), RISK_OK);
+	for (i = 0; i < RISK_GET_MANY; i++) {
+		if (i == 4 || i % 3 == 2) {
+			assert_false(found[i]);
+			continue;
+		}
+		assert_true(found[i]);
+		assert_string_equal(recs[i].id, ids[i]);
+		assert_int_equal(recs[i].found, i % 3 == 0);
+		assert_int_equal(recs[i].fetched_at, i % 3 == 0 ? 10000000 :
+		    20000000);
+	}
+	assert_int_equal(risk_record_get_many(db, ids, 0, recs, found, err),
+	    RISK_OK);
+	assert_int_equal(risk_record_get_many(db, ids, RISK_GET_MANY + 1,
+	    recs, found, err), RISK_EINVAL);
+	risk_db_close(db);
+}
+
 static int
 count(const struct risk_record *r, void *arg)
 {
@@ -616,6 +657,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_upsert),
+		cmocka_unit_test(test_record_get_many),
 		cmocka_unit_test(test_record_each_and_invalid),
 		cmocka_unit_test(test_queue_dedupe_and_order),
 		cmocka_unit_test(test_queue_lease_expiry_and_lost_ack),
