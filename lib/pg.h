@@ -127,7 +127,7 @@ int risk__pg_dead_get(struct risk_db *db, const char *id,
 int risk__pg_redrive(struct risk_db *db, const char *id, int64_t now_ms,
     int max_redrives, char *err);
 
-/* pg_ops.c: the fetch log, figures, the service's state, retention */
+/* pg_ops.c: the fetch log, figures, the service's state */
 int risk__pg_log_put(struct risk_db *db, const struct risk_log_entry *e,
     char *err);
 int risk__pg_run_put(struct risk_db *db, const struct risk_run *r,
@@ -140,6 +140,7 @@ int risk__pg_source_get(struct risk_db *db, struct risk_source *s,
     char *err);
 int risk__pg_source_put(struct risk_db *db, const struct risk_source *s,
     char *err);
+/* pg_purge.c: retention */
 int risk__pg_purge_records(struct risk_db *db, const struct risk_purge *p,
     long *n, char *err);
 int risk__pg_purge_dead(struct risk_db *db, const struct risk_purge *p,
