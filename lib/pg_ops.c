@@ -161,11 +161,6 @@ risk__pg_log_each(struct risk_db *db, int64_t since_ms, const char *id,
 
 /* ---- figures ---------------------------------------------------------- */
 
-static const char sql_snap[] =
-    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-static const char sql_commit[] = "COMMIT";
-static const char sql_rollback[] = "ROLLBACK";
-
 /* The queue, the dead letters and the records in one row. */
 static const char sql_figures[] =
     "SELECT (SELECT count(*) FROM queue),"
@@ -288,21 +283,15 @@ risk__pg_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
 	int r;
 
 	memset(s, 0, sizeof *s);
-	if (own) {
-		if ((r = risk__pg_run(db, sql_snap, 0, NULL, NULL, NULL,
-		    err)) != RISK_OK)
-			return r;
-		db->txn = true;
-	}
+	/* REPEATABLE READ READ ONLY: one snapshot for every figure */
+	if (own && (r = risk_db_begin_read(db, err)) != RISK_OK)
+		return r;
 	r = figures(db, o, s, err);
 	if (own) {
-		db->txn = false;
 		if (r == RISK_OK)
-			r = risk__pg_run(db, sql_commit, 0, NULL, NULL, NULL,
-			    err);
+			r = risk_db_commit(db, err);
 		else
-			(void)risk__pg_run(db, sql_rollback, 0, NULL, NULL,
-			    NULL, NULL);
+			risk_db_rollback(db);
 	}
 	return r;
 }
