@@ -30,7 +30,8 @@
 /*
  * One batch of records: at most $3 rows after the cursor $1 scanned, of
  * them at most $4 older than the cutoff $2 deleted (if still older) and
- * returned in id order.  The first columns say where the scan ended:
+ * returned in id order (looked up by key: a join would let the planner
+ * scan the table).  The first columns say where the scan ended:
  * the last id scanned and how many, the last picked and how many; a
  * batch that deleted nothing is one row of NULLs after them.
  */
@@ -42,7 +43,7 @@
     " SELECT (SELECT max(id) FROM s), (SELECT count(*) FROM s)," \
     " (SELECT max(id) FROM m), (SELECT count(*) FROM m),"
 static const char sql_rec_purge[] = REC_SCAN ","
-    " d AS (DELETE FROM record r USING m WHERE r.id = m.id"
+    " d AS (DELETE FROM record r WHERE r.id = ANY (ARRAY(SELECT id FROM m))"
     "  AND r.fetched_at < $2"
     "  RETURNING r.id, r.status, r.changed_at, r.fetched_at)"
     REC_HEAD " d.id, d.status, d.changed_at, d.fetched_at"
@@ -63,7 +64,7 @@ static const char sql_rec_dry[] = REC_SCAN
     " l AS (SELECT died_at, id FROM m ORDER BY died_at DESC, id DESC" \
     "  LIMIT 1)"
 static const char sql_dead_purge[] = DEAD_SCAN ","
-    " d AS (DELETE FROM dead x USING m WHERE x.id = m.id"
+    " d AS (DELETE FROM dead x WHERE x.id = ANY (ARRAY(SELECT id FROM m))"
     "  AND x.died_at < $1 RETURNING x.id, x.reason, x.attempts,"
     "  x.redrives, x.enqueued_at, x.died_at)"
     " SELECT (SELECT count(*) FROM m), l.died_at, l.id,"
