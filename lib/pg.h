@@ -31,6 +31,13 @@
 #define RISK__PG_LOCK_CLAIM	INT64_C(0x5249534b00000001)
 #define RISK__PG_LOCK_HISTORY	INT64_C(0x5249534b00000002)
 #define RISK__PG_LOCK_SCHEMA	INT64_C(0x5249534b00000003)
+/*
+ * A dead-letter purge batch holds it until it commits; an enqueue that
+ * finds the company dead waits for it (shared) and looks again, so an ID
+ * `risk-purge --dead --print` printed before its commit is queued by
+ * the risk-enqueue it is piped to (on SQLite, the write lock does it).
+ */
+#define RISK__PG_LOCK_PURGE	INT64_C(0x5249534b00000004)
 
 #define RISK__PG_PREP 96	/* statements prepared per connection */
 

@@ -56,6 +56,7 @@ static const char sql_rec_dry[] = REC_SCAN
  * One batch of dead letters, by (died_at, id) after the cursor ($2, $3):
  * at most $4 that died before $1, deleted (if they still did) and
  * returned in that order, after the count picked and the last one's key.
+ * The purge takes RISK__PG_LOCK_PURGE ($5) for its transaction (pg.h).
  */
 #define DEAD_SCAN \
     "WITH m AS (SELECT id, reason, attempts, redrives, enqueued_at," \
@@ -64,10 +65,11 @@ static const char sql_rec_dry[] = REC_SCAN
     " l AS (SELECT died_at, id FROM m ORDER BY died_at DESC, id DESC" \
     "  LIMIT 1)"
 static const char sql_dead_purge[] = DEAD_SCAN ","
+    " lk AS (SELECT pg_advisory_xact_lock($5::bigint)),"
     " d AS (DELETE FROM dead x WHERE x.id = ANY (ARRAY(SELECT id FROM m))"
     "  AND x.died_at < $1 RETURNING x.id, x.reason, x.attempts,"
     "  x.redrives, x.enqueued_at, x.died_at)"
-    " SELECT (SELECT count(*) FROM m), l.died_at, l.id,"
+    " SELECT (SELECT count(*) FROM m, lk), l.died_at, l.id,"
     " d.id, d.reason, d.attempts, d.redrives, d.enqueued_at, d.died_at"
     " FROM (SELECT 1) one LEFT JOIN l ON true LEFT JOIN d ON true"
     " ORDER BY d.died_at, d.id";
@@ -192,7 +194,8 @@ batch_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
     int max, PGresult **res, int *col, bool *more, char *err)
 {
 	char b1[RISK__I64LEN], b2[RISK__I64LEN], b4[RISK__I64LEN];
-	const char *v[4];
+	char b5[RISK__I64LEN];
+	const char *v[5];
 	int64_t picked;
 	int r = RISK_OK;
 
@@ -200,10 +203,11 @@ batch_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
 	v[1] = risk__pg_i64s(b2, c->died);
 	v[2] = c->id;
 	v[3] = risk__pg_i64s(b4, max);
+	v[4] = risk__pg_i64s(b5, RISK__PG_LOCK_PURGE);
 	if (p->dry_run)
 		r = risk__pg_run(db, sql_dead_dry, 4, v, res, NULL, err);
 	else
-		r = risk__pg_run(db, sql_dead_purge, 4, v, res, NULL, err);
+		r = risk__pg_run(db, sql_dead_purge, 5, v, res, NULL, err);
 	if (r != RISK_OK)
 		return r;
 	if (risk__pg_ntuples(*res) < 1)

@@ -57,6 +57,11 @@ static const char sql_enqueue[] =
     " SELECT (SELECT isnew FROM up),"
     "  NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)"
     "  OR EXISTS (SELECT 1 FROM queue WHERE id = $1::text)";
+/* A purge of dead letters that is under way ends first (pg.h); the
+ * lock is let go at once (a target list goes left to right). */
+static const char sql_purge_wait[] =
+    "SELECT pg_advisory_lock_shared($1::bigint),"
+    " pg_advisory_unlock_shared($1::bigint)";
 /* Each level's first in queue_pick; least() passes over NULLs. */
 #define NEXT(prio) \
     "(SELECT due FROM queue WHERE priority = " prio " AND token IS NULL" \
@@ -231,9 +236,10 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
     enum risk_priority prio, bool *isnew, bool *queued, char *err)
 {
 	char due[RISK__I64LEN], now[RISK__I64LEN], pr[RISK__I64LEN];
-	const char *p[] = { id, due, now, pr };
+	char key[RISK__I64LEN];
+	const char *p[] = { id, due, now, pr }, *k[] = { key };
 	PGresult *res;
-	int r;
+	int r, again = 1;
 
 	*isnew = *queued = false;
 	if (prio < RISK_PRIO_LOW || prio > RISK_PRIO_HIGH)
@@ -241,6 +247,8 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 	risk__pg_i64s(due, due_ms);
 	risk__pg_i64s(now, risk_now_ms());
 	risk__pg_i64s(pr, prio);
+	risk__pg_i64s(key, RISK__PG_LOCK_PURGE);
+retry:
 	if ((r = risk__pg_run(db, sql_enqueue, 4, p, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
@@ -254,6 +262,14 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 	*isnew = risk__pg_get(res, 0, 0) != NULL && risk__pg_bool(res, 0, 0);
 	*queued = risk__pg_get(res, 0, 0) != NULL || risk__pg_bool(res, 0, 1);
 	risk__pg_clear(res);
+	/* a dead letter may be one a purge removed and has yet to commit:
+	 * wait for it, then look again (a statement sees every commit) */
+	if (!*queued && again-- > 0) {
+		if ((r = risk__pg_run(db, sql_purge_wait, 1, k, NULL, NULL,
+		    err)) != RISK_OK)
+			return r;
+		goto retry;
+	}
 	return RISK_OK;
 }
 
