@@ -43,7 +43,8 @@ expect_status() {
 	if [ "$s" = "$1" ]; then pass "status $1: $LAST"
 	else fail "expected status $1, got '$s'"; fi
 }
-qcount() { sqlite3 -readonly "$1" "select count(*) from queue where id='$2'"; }
+# qcount DB ID: how often ID is on the queue of DB (a file or a URI)
+qcount() { RISK_DB=$1 q -r "select count(*) from queue where id='$2'"; }
 http() { run curl -s -i --max-time 10 "$@"; }
 
 # lighttpd_up CONF LOG: check CONF (lighttpd -tt, one assertion), run

@@ -351,3 +351,35 @@ if on_pg; then
 	# the tree
 	cd "$T" || exit 2
 fi
+
+# A list of IDs beside the test's database, for SQL that accounts for
+# every one of them: ids_load FILE makes the table e.enq of FILE's IDs
+# (a file attached as "e" on SQLite, schema e on PostgreSQL); ids_q SQL
+# runs SQL that may name e.enq.
+ids_load() {
+	if is_pg_uri "$RISK_DB"; then
+		q "DROP SCHEMA IF EXISTS e CASCADE; CREATE SCHEMA e;
+		    CREATE TABLE e.enq (id text PRIMARY KEY);
+		    INSERT INTO e.enq VALUES $(sort -u "$1" |
+		    sed "s/'/''/g; s/.*/('&')/" | paste -sd,)"
+	else
+		rm -f "$T/enq.db"
+		{ echo "CREATE TABLE enq (id TEXT PRIMARY KEY);"
+		  sort -u "$1" | sed "s/'/''/g; s/.*/INSERT INTO enq VALUES ('&');/"
+		} | sqlite3 "$T/enq.db"
+	fi
+}
+ids_q() {
+	if is_pg_uri "$RISK_DB"; then q "$1"; else q "ATTACH '$T/enq.db' AS e; $1"; fi
+}
+
+# bad_ids [DB]: how many IDs on the queue of DB ($RISK_DB) are not valid
+# company IDs (what the web user or a hostile row could have put there)
+bad_ids() {
+	RISK_DB=${1:-$RISK_DB} q -r 'SELECT id FROM queue' |
+	    grep -cEv '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$'
+}
+
+# sed_esc STRING: STRING as the replacement of a sed s||| command (a URI
+# holds '&', which sed reads as the match)
+sed_esc() { printf '%s' "$1" | sed 's/[&|\\]/\\&/g'; }

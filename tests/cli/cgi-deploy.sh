@@ -7,7 +7,9 @@
 # The answers (risk-get(1), CGI mode): a miss is a 502, with Retry-After
 # when queued and without it for a dead letter; a 503 with Retry-After: 5
 # says the toolkit failed (no database, no queue file, a queue write that
-# failed), never a miss.
+# failed), never a miss.  On PostgreSQL the database is a server's: a
+# lock another session holds stands for the locked file, a database
+# without the tables for a missing file; the queue file is SQLite's.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/http.sh"
 
@@ -25,7 +27,8 @@ cgi() {	# PATH_INFO [VAR=VALUE...]
 }
 
 risk-enqueue --delay 1h init	# makes the database
-sqlite3 "$RISK_DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
+q "INSERT INTO dead (id, reason, attempts, redrives, enqueued_at, died_at)
+    VALUES ('D1', 'HTTP 500', 5, 0, 1, 2)"
 seed S1 reliable 1735948800 7200	# stale
 
 # ---- a miss: queued, a dead letter, or the queue could not be written ------
@@ -35,42 +38,77 @@ cgi /D1
 expect_answer 502 - '{"id":"D1","error":"not_cached","queued":false}'
 
 # hold the write lock, as a long drain transaction would
-mkfifo "$T/locked"
-$PY -c '
+if on_pg; then
+	PGAPPNAME=risk-holder q "BEGIN; LOCK TABLE queue IN EXCLUSIVE MODE;
+	    SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	HOLDER=$!
+	unhold="SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE application_name = 'risk-holder'"
+	CLEANUP="${CLEANUP:+$CLEANUP; }q \"$unhold\" >/dev/null 2>&1; wait $HOLDER 2>/dev/null"
+	for _ in $(seq 100); do
+		[ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		    WHERE c.relname = 'queue' AND l.mode = 'ExclusiveLock' AND l.granted")" = 1 ] && break
+		sleep 0.05
+	done
+	locked='^risk-get: postgresql://[^ ]*: '
+else
+	mkfifo "$T/locked"
+	$PY -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 c.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").write("locked\n")
 time.sleep(60)' "$RISK_DB" "$T/locked" &
-HOLDER=$!
-CLEANUP="${CLEANUP:+$CLEANUP; }kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null"
-read -r _ <"$T/locked"
+	HOLDER=$!
+	CLEANUP="${CLEANUP:+$CLEANUP; }kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null"
+	read -r _ <"$T/locked"
+	unhold=
+	locked='^risk-get: .*database is locked'
+fi
 cgi /N2 RISK_LOCK_TIMEOUT=1
 expect_answer 503 5 '{"id":"N2","error":"unavailable"}'
-expect_err_re '^risk-get: .*database is locked'
+expect_err_re "$locked"
 cgi /S1 RISK_LOCK_TIMEOUT=1
 expect "a stale record whose refresh cannot be queued is still a 200" \
     [ "$(status)" = 200 ]
-kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+if on_pg; then q "$unhold" >/dev/null; else kill "$HOLDER"; fi
+wait "$HOLDER" 2>/dev/null
 
 # ---- the CGI never creates a database, a queue file or a folder -----------
-cgi /N3 RISK_DB="$T/nodb/risk.db"
-expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
-expect_err_re "^risk-get: $T/nodb/risk.db: no database yet\$"
-expect "no database, no folder made" [ ! -e "$T/nodb" ]
-mkdir "$T/empty"
-cgi /N3 RISK_DB="$T/empty/risk.db"
-expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
-expect "no database made in a folder the user may write" \
-    [ -z "$(ls -A "$T/empty")" ]
-cgi /N3 RISK_QUEUE="$T/noq/queue.db"
-expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
-expect_err_re "^risk-get: $T/noq/queue.db: no database yet\$"
-expect "no queue file made" [ ! -e "$T/noq" ]
-# the command line still makes the database on first write
-run risk-get --db "$T/empty/risk.db" N4
-expect_rc 1
-expect "the command line creates it" [ -f "$T/empty/risk.db" ]
+# tables: how many tables a database on the server has (none: made none)
+tables() {
+	RISK_DB=$1 Q_SCHEMA=public q "SELECT count(*) FROM pg_tables
+	    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+}
+if on_pg; then
+	empty=$(new_db empty)
+	cgi /N3 RISK_DB="$empty"
+	expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+	expect_err_re "^risk-get: postgresql://[^ ]*: "
+	expect "no table made" [ "$(tables "$empty")" = 0 ]
+	run risk-get --db "$empty" N4
+	expect_rc 1
+	expect "the command line makes the tables" [ "$(tables "$empty")" -gt 0 ]
+fi
+if on_sqlite; then
+	cgi /N3 RISK_DB="$T/nodb/risk.db"
+	expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+	expect_err_re "^risk-get: $T/nodb/risk.db: no database yet\$"
+	expect "no database, no folder made" [ ! -e "$T/nodb" ]
+	mkdir "$T/empty"
+	cgi /N3 RISK_DB="$T/empty/risk.db"
+	expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+	expect "no database made in a folder the user may write" \
+	    [ -z "$(ls -A "$T/empty")" ]
+	cgi /N3 RISK_QUEUE="$T/noq/queue.db"
+	expect_answer 503 5 '{"id":"N3","error":"unavailable"}'
+	expect_err_re "^risk-get: $T/noq/queue.db: no database yet\$"
+	expect "no queue file made" [ ! -e "$T/noq" ]
+	# the command line still makes the database on first write
+	run risk-get --db "$T/empty/risk.db" N4
+	expect_rc 1
+	expect "the command line creates it" [ -f "$T/empty/risk.db" ]
+fi
 
 # ---- the shipped lighttpd configuration, live -----------------------------
 SHIP=$ROOT/scripts/lighttpd-risk.conf
@@ -89,11 +127,19 @@ if need lighttpd curl; then
 		USERS=
 	fi
 	chmod 755 "$WEB" "$WEB/www"
+	# on PostgreSQL: a database without the tables
+	if on_pg; then
+		DB=$(new_db web)
+	else
+		DB=$WEB/db/risk.db
+	fi
 	sed -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
-	    -e "s|/var/lib/risk/risk.db|$WEB/db/risk.db|" \
+	    -e "s|/var/lib/risk/risk.db|$(sed_esc "$DB")|" \
 	    -e "s|/var/lib/risk/queue/queue.db|$WEB/db/queue.db|" \
 	    -e "s|^\(server\.breakagelog[[:space:]]*=[[:space:]]*\).*|\1\"$LOG/breakage.log\"|" \
 	    "$SHIP" >"$T/risk.conf"
+	# no queue file on PostgreSQL
+	! on_pg || sed -i '/"RISK_QUEUE"/d' "$T/risk.conf"
 	PORT=$(free_port)
 	cat >"$T/lighttpd.conf" <<EOF
 server.bind = "127.0.0.1"
@@ -108,8 +154,12 @@ EOF
 	await_url "$URL/"
 	http "$URL/C1"
 	expect_answer 503 5 '{"id":"C1","error":"unavailable"}'
-	expect "behind lighttpd, the CGI made no database" \
-	    [ -z "$(ls -A "$WEB/db")" ]
+	if on_pg; then
+		expect "behind lighttpd, the CGI made no table" [ "$(tables "$DB")" = 0 ]
+	else
+		expect "behind lighttpd, the CGI made no database" \
+		    [ -z "$(ls -A "$WEB/db")" ]
+	fi
 	# the CGI's message is in the breakage log, where an operator looks
 	LAST="the breakage log"
 	for _ in $(seq 50); do
@@ -117,7 +167,11 @@ EOF
 		sleep 0.1
 	done
 	cp "$LOG/breakage.log" "$T/err" 2>/dev/null || : >"$T/err"
-	expect_err_re "risk-get: $WEB/db/risk.db: no database yet"
+	if on_pg; then
+		expect_err_re "risk-get: postgresql://"
+	else
+		expect_err_re "risk-get: $WEB/db/risk.db: no database yet"
+	fi
 fi
 
 finish

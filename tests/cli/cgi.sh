@@ -6,7 +6,9 @@
 # record, a miss queued once, hostile IDs, other methods, no internals in
 # error bodies, and what the web user may not do.  Last, the shipped
 # server configurations pass `lighttpd -tt` and `nginx -t`, and nginx +
-# fcgiwrap serve a record.
+# fcgiwrap serve a record.  On PostgreSQL the same, with the queue a
+# table of the database; the layout's file modes and the web user's
+# sqlite3 shell are SQLite's (the web role's grants: pg.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/http.sh"
 
@@ -30,7 +32,9 @@ risk-enqueue </dev/null || exit 2	# creates the database
 seed C1 reliable 1735948800 120
 seed C2 indebted 1735948800 7200
 seed C3 - 0 60
-sqlite3 "$RISK_DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
+dead_d1() { RISK_DB=$1 q "INSERT INTO dead (id, reason, attempts, redrives,
+    enqueued_at, died_at) VALUES ('D1', 'HTTP 500', 5, 0, 1, 2)"; }
+dead_d1 "$RISK_DB"
 
 cgi GET /C1 -
 expect_rc 0
@@ -154,22 +158,37 @@ for q in 'id=%2e%2e' 'id=%00' 'id=a%00b' 'id=%22q%22' "id=$long" \
 	expect_status 400
 	expect_clean_body
 done
-expect "nothing invalid queued" \
-    [ "$(sqlite3 -readonly "$RISK_DB" "select count(*) from queue where id not glob '[A-Za-z0-9]*' or id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+expect "nothing invalid queued" [ "$(bad_ids)" = 0 ]
 
 # the database fails: 503, a fixed body, the reason on stderr only
-run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
-    RISK_DB="$T" risk-get
-expect_status 503
-expect_hdr Retry-After '^[0-9]+$'
-expect_clean_body
-expect_err_re "^risk-get: $T: not a regular file"
-sqlite3 "$T/other.db" 'CREATE TABLE t(x)'
-run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
-    RISK_DB="$T/other.db" risk-get
-expect_status 503
-expect_clean_body
-expect_err_re 'not a risk database'
+if on_pg; then	# a server that is not there; a foreign table in the schema
+	run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
+	    RISK_DB="postgresql://risk@127.0.0.1:$(free_port)/risk" risk-get
+	expect_status 503
+	expect_hdr Retry-After '^[0-9]+$'
+	expect_clean_body
+	expect_err_re '^risk-get: postgresql://risk@127\.0\.0\.1:[0-9]+/risk: '
+	other=$(new_db other)
+	RISK_DB=$other Q_SCHEMA=public q 'CREATE SCHEMA risk; CREATE TABLE risk.t (x int)'
+	run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
+	    RISK_DB="$other" risk-get
+	expect_status 503
+	expect_clean_body
+	expect_err_re '^risk-get: postgresql://[^ ]*: '
+else
+	run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
+	    RISK_DB="$T" risk-get
+	expect_status 503
+	expect_hdr Retry-After '^[0-9]+$'
+	expect_clean_body
+	expect_err_re "^risk-get: $T: not a regular file"
+	sqlite3 "$T/other.db" 'CREATE TABLE t(x)'
+	run env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
+	    RISK_DB="$T/other.db" risk-get
+	expect_status 503
+	expect_clean_body
+	expect_err_re 'not a risk database'
+fi
 
 # a write error on standard output
 env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/C1 \
@@ -193,22 +212,33 @@ else
 	WEBUSER=$(id -un) WEBGROUP=$(id -gn)
 fi
 SRV=$T/srv
-DB=$SRV/db/risk.db
-Q=$SRV/queue/queue.db
 mkdir -p "$SRV/db" "$SRV/www"
 chmod 755 "$SRV" "$SRV/www"
-risk-enqueue --db "$DB" --queue "$Q" </dev/null || exit 2
+# Q: where the queue is, for qcount and bad_ids (on PostgreSQL: DB);
+# QENV: the CGI's RISK_QUEUE, as lighttpd sets it
+if on_pg; then
+	DB=$(new_db srv)
+	Q=$DB QENV=
+	risk-enqueue --db "$DB" </dev/null || exit 2
+else
+	DB=$SRV/db/risk.db
+	Q=$SRV/queue/queue.db
+	QENV=", \"RISK_QUEUE\" => \"$Q\""
+	risk-enqueue --db "$DB" --queue "$Q" </dev/null || exit 2
+fi
 RISK_DB=$DB seed C1 reliable 1735948800 120
 RISK_DB=$DB seed C2 indebted 1735948800 7200
 RISK_DB=$DB seed C3 - 0 60
-sqlite3 "$DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
-run "$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q"
-expect_rc 0
-expect "main database 0640, queue 0660" [ \
-    "$(stat -c %a "$DB" "$DB-wal" "$DB-shm" "$Q" "$Q-wal" "$Q-shm" | paste -sd' ')" = \
-    "640 640 640 660 660 660" ]
-expect "folders 2750" [ "$(stat -c %a "$SRV/db" "$SRV/queue" | paste -sd' ')" = "2750 2750" ]
-nrec=$(sqlite3 -readonly "$DB" 'select count(*) from record')
+dead_d1 "$DB"
+if on_sqlite; then
+	run "$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q"
+	expect_rc 0
+	expect "main database 0640, queue 0660" [ \
+	    "$(stat -c %a "$DB" "$DB-wal" "$DB-shm" "$Q" "$Q-wal" "$Q-shm" | paste -sd' ')" = \
+	    "640 640 640 660 660 660" ]
+	expect "folders 2750" [ "$(stat -c %a "$SRV/db" "$SRV/queue" | paste -sd' ')" = "2750 2750" ]
+fi
+nrec=$(RISK_DB=$DB q -r 'select count(*) from record')
 
 PORT=$(free_port)
 cat >"$T/lighttpd.conf" <<EOF
@@ -221,7 +251,7 @@ $( [ "$(id -u)" -ne 0 ] || printf 'server.username = "%s"\nserver.groupname = "%
 \$HTTP["url"] =~ "^/risk-get(/|\$)" {
 	alias.url = ( "/risk-get" => "$BIN/risk-get" )
 	cgi.assign = ( "" => "" )
-	setenv.set-environment = ( "RISK_DB" => "$DB", "RISK_QUEUE" => "$Q" )
+	setenv.set-environment = ( "RISK_DB" => "$DB"$QENV )
 }
 EOF
 lighttpd_up "$T/lighttpd.conf" "$T/lighttpd.log"
@@ -254,47 +284,48 @@ done
 for p in /%2e%2e /%2e%2e/%2e%2e/etc/passwd /a%00b "/$huge" '?id=%00'; do
 	http "$URL$p"
 	expect "not served: ${p:0:40}" [ "$(tr -d '\r' <"$T/out" | sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p')" != 200 ]
-	expect "no internals: ${p:0:40}" not grep -Eiq 'sqlite|\.db|risk-get:|root:' "$T/out"
+	expect "no internals: ${p:0:40}" not grep -Eiq 'sqlite|postgres|\.db|risk-get:|root:' "$T/out"
 done
-expect "nothing invalid reached the queue" \
-    [ "$(sqlite3 -readonly "$Q" "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+expect "nothing invalid reached the queue" [ "$(bad_ids "$Q")" = 0 ]
 
-# What the web user may and may not do.
-if [ "$(id -u)" -eq 0 ]; then
-	export RISK_DB=$DB RISK_QUEUE=$Q
-	run as_nobody risk-get --no-enqueue C1
-	expect_rc 0
-	run as_nobody risk-enqueue W1
-	expect_rc 0
-	expect "web user queues" [ "$(qcount "$Q" W1)" = 1 ]
-	run as_nobody risk-enqueue --redrive D1
-	expect_rc 2
-	expect_err_re 'read-only'
-	expect "D1 still dead" [ "$(sqlite3 -readonly "$DB" "select count(*) from dead where id='D1'")" = 1 ]
-	run as_nobody sqlite3 "$DB" "DELETE FROM record"
-	expect "sqlite3 cannot delete records" [ "$rc" -ne 0 ]
-	run as_nobody sqlite3 "$DB" "UPDATE record SET status='reliable'"
-	expect "sqlite3 cannot change records" [ "$rc" -ne 0 ]
-	run as_nobody sqlite3 "$DB" "DELETE FROM dead"
-	expect "sqlite3 cannot purge dead letters" [ "$rc" -ne 0 ]
-	if [ -x "$BIN/risk-purge" ]; then
-		run as_nobody risk-purge --older-than 0
-		expect "risk-purge refused" [ "$rc" -ne 0 ]
+# What the web user may and may not do (the files' modes: SQLite's).
+if on_sqlite; then
+	if [ "$(id -u)" -eq 0 ]; then
+		export RISK_DB=$DB RISK_QUEUE=$Q
+		run as_nobody risk-get --no-enqueue C1
+		expect_rc 0
+		run as_nobody risk-enqueue W1
+		expect_rc 0
+		expect "web user queues" [ "$(qcount "$Q" W1)" = 1 ]
+		run as_nobody risk-enqueue --redrive D1
+		expect_rc 2
+		expect_err_re 'read-only'
+		expect "D1 still dead" [ "$(sqlite3 -readonly "$DB" "select count(*) from dead where id='D1'")" = 1 ]
+		run as_nobody sqlite3 "$DB" "DELETE FROM record"
+		expect "sqlite3 cannot delete records" [ "$rc" -ne 0 ]
+		run as_nobody sqlite3 "$DB" "UPDATE record SET status='reliable'"
+		expect "sqlite3 cannot change records" [ "$rc" -ne 0 ]
+		run as_nobody sqlite3 "$DB" "DELETE FROM dead"
+		expect "sqlite3 cannot purge dead letters" [ "$rc" -ne 0 ]
+		if [ -x "$BIN/risk-purge" ]; then
+			run as_nobody risk-purge --older-than 0
+			expect "risk-purge refused" [ "$rc" -ne 0 ]
+		fi
+		run as_nobody sh -c "echo x >'$SRV/db/new' || echo x >'$SRV/queue/new'"
+		expect "no new files in either folder" [ "$rc" -ne 0 ]
+		run as_nobody rm -f "$DB-shm"
+		expect "cannot remove the -shm file" [ -e "$DB-shm" ]
+		expect "records untouched" [ "$(sqlite3 -readonly "$DB" 'select count(*) from record')" = "$nrec" ]
+		# the server (and so the CGI it starts) runs as the web user
+		http "$URL/C2"
+		expect_status 200
+		expect "records were read as nobody" \
+		    [ "$(ps -o user= -p "$LPID")" = "$WEBUSER" ]
+		unset RISK_QUEUE
+		export RISK_DB=$T/risk.db
+	else
+		skip "web user cases: not root, cannot become nobody"
 	fi
-	run as_nobody sh -c "echo x >'$SRV/db/new' || echo x >'$SRV/queue/new'"
-	expect "no new files in either folder" [ "$rc" -ne 0 ]
-	run as_nobody rm -f "$DB-shm"
-	expect "cannot remove the -shm file" [ -e "$DB-shm" ]
-	expect "records untouched" [ "$(sqlite3 -readonly "$DB" 'select count(*) from record')" = "$nrec" ]
-	# the server (and so the CGI it starts) runs as the web user
-	http "$URL/C2"
-	expect_status 200
-	expect "records were read as nobody" \
-	    [ "$(ps -o user= -p "$LPID")" = "$WEBUSER" ]
-	unset RISK_QUEUE
-	export RISK_DB=$T/risk.db
-else
-	skip "web user cases: not root, cannot become nobody"
 fi
 # The CGI never wrote a database error to the server log.
 expect "no database errors logged" not grep -Eq 'risk-get: .*(read-only|cannot|locked)' "$T/lighttpd.log"
@@ -326,10 +357,11 @@ else
 	chmod 755 "$NG"
 	sed -e "s|listen 80;|listen 127.0.0.1:$NPORT;|" -e '/listen \[::\]/d' \
 	    -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
-	    -e "s|/var/lib/risk/risk.db|$DB|" \
-	    -e "s|/var/lib/risk/queue/queue.db|$Q|" \
+	    -e "s|/var/lib/risk/risk.db|$(sed_esc "$DB")|" \
+	    -e "s|/var/lib/risk/queue/queue.db|$(sed_esc "$Q")|" \
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$NG/run/fcgiwrap.sock|" \
 	    "$ROOT/scripts/nginx-risk.conf" >"$NG/risk.conf"
+	[ -n "$QENV" ] || sed -i '/RISK_QUEUE/d' "$NG/risk.conf"
 	nginx_main "$NG" "$NG/risk.conf" >"$NG/live.conf"
 	mkdir "$NG/run"
 	[ "$(id -u)" -ne 0 ] || chown "$WEBUSER" "$NG/run"

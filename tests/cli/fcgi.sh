@@ -12,7 +12,11 @@
 # started as scripts/systemd/risk-get-fcgi.service says; and nginx
 # proxy_cache (scripts/nginx-risk-cache.conf), which must go on serving
 # a cached answer, fresh and then stale (stale-if-error), once the
-# FastCGI process is stopped.
+# FastCGI process is stopped.  On PostgreSQL the queue is a table of the
+# database, a lock another session holds stands for the file's write
+# lock, and a connection the server cut stands for a file replaced under
+# the process: the next request is answered.  The WAL and the layout's
+# files are SQLite's.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/http.sh"
 
@@ -40,25 +44,37 @@ else
 	ASWEB=()
 fi
 SRV=$T/srv
-DB=$SRV/db/risk.db
-Q=$SRV/queue/queue.db
 mkdir -p "$SRV/db" "$SRV/www" "$SRV/run"
 chmod 755 "$SRV" "$SRV/www"
 chown "$WEBUSER:$WEBGROUP" "$SRV/run"
-risk-enqueue --db "$DB" --queue "$Q" </dev/null || exit 2
+# Q: where the queue is (for qcount); QENV: the RISK_QUEUE a server sets
+if on_pg; then
+	DB=$(new_db srv)
+	Q=$DB
+	QENV=()
+	risk-enqueue --db "$DB" </dev/null || exit 2
+else
+	DB=$SRV/db/risk.db
+	Q=$SRV/queue/queue.db
+	QENV=(RISK_QUEUE="$Q")
+	risk-enqueue --db "$DB" --queue "$Q" </dev/null || exit 2
+fi
 export RISK_DB=$DB
 seed C1 reliable 1735948800 120
 seed C2 indebted 1735948800 7200
 seed C3 - 0 60
-sqlite3 "$DB" "INSERT INTO dead VALUES('D1','HTTP 500',5,0,1,2)"
-"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null ||
-    exit 2
+q "INSERT INTO dead (id, reason, attempts, redrives, enqueued_at, died_at)
+    VALUES ('D1', 'HTTP 500', 5, 0, 1, 2)"
+if on_sqlite; then
+	"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null ||
+	    exit 2
+fi
 
 # spawn SOCKET: risk-get under spawn-fcgi -n, as the web user, with the
 # database named by its environment only.  A simple command whose
 # programs exec one another, so that $! is risk-get itself.
 spawn() {
-	"${ASWEB[@]}" env RISK_DB="$DB" RISK_QUEUE="$Q" RISK_LOCK_TIMEOUT=5s \
+	"${ASWEB[@]}" env RISK_DB="$DB" "${QENV[@]}" RISK_LOCK_TIMEOUT=5s \
 	    spawn-fcgi -n -s "$1" -- "$BIN/risk-get" </dev/null \
 	    >/dev/null 2>"$T/fcgi.err" &
 	SPID=$!
@@ -101,57 +117,94 @@ expect_body_re '"id":"F1","status":"reliable"'
 seed F1 indebted 1735948800 1
 fc PATH_INFO=/F1
 expect_body_re '"id":"F1","status":"indebted"'
-sqlite3 "$DB" "DELETE FROM record WHERE id='F1'"
+q "DELETE FROM record WHERE id='F1'"
 fc PATH_INFO=/F1
 expect_status 502
 expect_body '{"id":"F1","error":"not_cached","queued":true}'
 
-# No read snapshot outlives a request: a checkpoint can truncate the WAL.
+# No read snapshot outlives a request: a checkpoint can truncate the WAL;
+# on PostgreSQL, no transaction is left open between requests.
 for _ in 1 2 3; do fc PATH_INFO=/C1; done
-run sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)'
-expect_out '0|0|0'
-run sqlite3 "$Q" 'PRAGMA wal_checkpoint(TRUNCATE)'
-expect_out '0|0|0'
+if on_pg; then
+	expect "no transaction left open between requests" [ "$(q "SELECT count(*)
+	    FROM pg_stat_activity WHERE datname = current_database() AND
+	    pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")" = 0 ]
+fi
+if on_sqlite; then
+	run sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)'
+	expect_out '0|0|0'
+	run sqlite3 "$Q" 'PRAGMA wal_checkpoint(TRUNCATE)'
+	expect_out '0|0|0'
+fi
 
 # risk-purge --vacuum rewrites the file in place: still answered right.
 seed V1 reliable 1735948800 10
 fc PATH_INFO=/V1
 expect_status 200
-sqlite3 "$DB" "DELETE FROM record WHERE id='V1'"
+q "DELETE FROM record WHERE id='V1'"
 run risk-purge --vacuum --older-than 365d
 expect_rc 0
 fc PATH_INFO=/V1
 expect_status 502
 
-# A database file replaced (a restore from backup moved into place, as
-# risk.7 says: checkpoint the live file, mv, risk-setup-web): reopened,
-# not read on from the old, unlinked file.  restore FILE SQL
-restore() {
-	sqlite3 "$1" ".backup '$1.new'"
-	sqlite3 "$1.new" "$2"
-	sqlite3 "$1" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
-	mv "$1.new" "$1"
-	"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
-}
-restore "$DB" "UPDATE record SET status='restored' WHERE id='C1'"
-fc PATH_INFO=/C1
-expect_status 200
-expect_body_re '"id":"C1","status":"restored"'
-LAST="stderr of risk-get"; cp "$T/fcgi.err" "$T/err"
-expect_err_re "^risk-get: $DB: file replaced: opening it again\$"
-sqlite3 "$DB" "UPDATE record SET status='reliable' WHERE id='C1'"
-fc PATH_INFO=/C1
-expect_body_re '"id":"C1","status":"reliable"'
-# ... and the queue file too
-restore "$Q" "DELETE FROM queue"
-fc PATH_INFO=/R1
-expect_status 502
-expect "queued into the new queue file" [ "$(qcount "$Q" R1)" = 1 ]
+# On PostgreSQL: the server cuts the connection (a restart, a failover):
+# the request that finds it gone may fail (503), the next is answered.
+if on_pg; then
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
+	fc PATH_INFO=/C1
+	expect "the request that finds the connection cut: 200 or 503" \
+	    grep -Eq '^Status: (200|503)' "$T/out"
+	fc PATH_INFO=/C1
+	expect_status 200
+	expect_body_re '"id":"C1","status":"reliable"'
+	expect "alive after its connection was cut" kill -0 "$SPID"
+	errskip=$(stat -c %s "$T/fcgi.err")	# what it said of the cut
+fi
+if on_sqlite; then
+	# A database file replaced (a restore from backup moved into place, as
+	# risk.7 says: checkpoint the live file, mv, risk-setup-web): reopened,
+	# not read on from the old, unlinked file.  restore FILE SQL
+	restore() {
+		sqlite3 "$1" ".backup '$1.new'"
+		sqlite3 "$1.new" "$2"
+		sqlite3 "$1" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+		mv "$1.new" "$1"
+		"$ROOT/scripts/risk-setup-web" -g "$WEBGROUP" "$DB" "$Q" >/dev/null
+	}
+	restore "$DB" "UPDATE record SET status='restored' WHERE id='C1'"
+	fc PATH_INFO=/C1
+	expect_status 200
+	expect_body_re '"id":"C1","status":"restored"'
+	LAST="stderr of risk-get"; cp "$T/fcgi.err" "$T/err"
+	expect_err_re "^risk-get: $DB: file replaced: opening it again\$"
+	sqlite3 "$DB" "UPDATE record SET status='reliable' WHERE id='C1'"
+	fc PATH_INFO=/C1
+	expect_body_re '"id":"C1","status":"reliable"'
+	# ... and the queue file too
+	restore "$Q" "DELETE FROM queue"
+	fc PATH_INFO=/R1
+	expect_status 502
+	expect "queued into the new queue file" [ "$(qcount "$Q" R1)" = 1 ]
+fi
 
 # A client that goes away mid-request (reset while risk-get waits for a
 # lock): SIGPIPE is not fatal, the next request is answered.
 # hold LOCKFILE: hold the queue's write lock until LOCKFILE.go exists.
 hold() {
+	if on_pg; then
+		PGOPTIONS="-c search_path=risk" psql -X -q -d "$DB" -f - \
+		    >/dev/null 2>&1 <<EOF &
+BEGIN;
+LOCK TABLE queue IN EXCLUSIVE MODE;
+\\! touch '$1'
+\\! while [ ! -e '$1.go' ]; do sleep 0.01; done
+ROLLBACK;
+EOF
+		HPID=$!
+		for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+		return 1
+	fi
 	$PY - "$Q" "$1" <<'PYEOF' &
 import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -179,9 +232,14 @@ expect "alive after a vanished client" kill -0 "$SPID"
 hold "$T/lock2"
 "$FC" "$S" PATH_INFO=/T1 >"$T/t1.out" 2>&1 &
 CPID=$!
-# risk-get has the request once it sleeps in SQLite's busy handler
+# risk-get has the request once it sleeps in SQLite's busy handler, or
+# waits for PostgreSQL's lock
 for _ in $(seq 100); do
-	grep -q nanosleep "/proc/$SPID/wchan" 2>/dev/null && break
+	if on_pg; then
+		[ "$(q "SELECT count(*) FROM pg_locks WHERE NOT granted")" -ge 1 ] && break
+	else
+		grep -q nanosleep "/proc/$SPID/wchan" 2>/dev/null && break
+	fi
 	sleep 0.02
 done
 kill -TERM "$SPID"
@@ -196,8 +254,9 @@ wait "$SPID"
 rc=$?
 LAST="risk-get after SIGTERM"
 expect_rc 0
-expect "nothing else on stderr: $(head -c 300 "$T/fcgi.err")" not grep -qv \
-    ': file replaced: opening it again$' "$T/fcgi.err"
+tail -c +$((${errskip:-0} + 1)) "$T/fcgi.err" >"$T/fcgi.rest"
+expect "nothing else on stderr: $(head -c 300 "$T/fcgi.rest")" not grep -qv \
+    ': file replaced: opening it again$' "$T/fcgi.rest"
 expect "the queued miss was committed" [ "$(qcount "$Q" T1)" = 1 ]
 
 # SIGTERM while idle: at once, status 0.
@@ -214,10 +273,11 @@ expect "nothing on stderr (idle)" [ ! -s "$T/fcgi.err" ]
 
 LPORT=$(free_port)
 sed -e "s|/usr/local/bin/risk-get|$BIN/risk-get|" \
-    -e "s|/var/lib/risk/risk.db|$DB|" \
-    -e "s|/var/lib/risk/queue/queue.db|$Q|" \
+    -e "s|/var/lib/risk/risk.db|$(sed_esc "$DB")|" \
+    -e "s|/var/lib/risk/queue/queue.db|$(sed_esc "$Q")|" \
     -e "s|/run/lighttpd/risk-get.socket|$SRV/run/lighttpd.sock|" \
     "$ROOT/scripts/lighttpd-risk-fcgi.conf" >"$T/risk-fcgi.conf"
+[ ${#QENV[@]} -gt 0 ] || sed -i '/"RISK_QUEUE"/d' "$T/risk-fcgi.conf"
 {
 	echo 'server.bind = "127.0.0.1"'
 	echo "server.port = $LPORT"
@@ -284,8 +344,9 @@ expect_rc 0
 cmd=$(sed -n 's/^ExecStart=//p' "$UNIT")
 cmd=${cmd//\/run\/risk-get\/fcgi.sock/$NS}
 cmd=${cmd//\/usr\/local\/bin\//$BIN/}
-envs=$(sed -n 's/^Environment=//p' "$UNIT" | sed -e "s|/var/lib/risk/risk.db|$DB|" \
-    -e "s|/var/lib/risk/queue/queue.db|$Q|")
+envs=$(sed -n 's/^Environment=//p' "$UNIT" | sed -e "s|/var/lib/risk/risk.db|$(sed_esc "$DB")|" \
+    -e "s|/var/lib/risk/queue/queue.db|$(sed_esc "$Q")|")
+[ ${#QENV[@]} -gt 0 ] || envs=$(echo "$envs" | grep -v '^RISK_QUEUE=')
 expect "the unit runs spawn-fcgi -n on risk-get" grep -Eq '^ExecStart=/usr/bin/spawn-fcgi -n .* -- /usr/local/bin/risk-get$' "$UNIT"
 expect "the unit runs as the web user" grep -qx 'User=www-data' "$UNIT"
 # shellcheck disable=SC2086

@@ -19,8 +19,8 @@
 # - The web role reads records and adds to the queue, and nothing more.
 #
 # The stop/restart and the roles run on a server of this test's own
-# (stopping the suite's would break other files); the rest on the
-# database of the PostgreSQL pass ($RISK_DB).
+# (stopping the suite's would break other files; roles are the whole
+# server's); the rest on the databases of the PostgreSQL pass.
 . "$(dirname "$0")/../lib.sh"
 
 # ---- both passes: SQLite never touches libpq -------------------------------
@@ -65,42 +65,12 @@ own_ctl() {
 	esac >/dev/null 2>&1
 }
 
-if declare -F on_pg >/dev/null; then
-	if ! on_pg; then
-		echo "# pg.sh: PostgreSQL only: nothing more to do on SQLite"
-		finish
-		exit
-	fi
-elif [ -n "${PGTEST_OWN:-}" ]; then
-	# before the suite's PostgreSQL pass existed: a server of our own
-	own_server || { LAST="pg-server start"; fail "no server"; finish; exit; }
-	RISK_DB=$(cat "$T/own.uri")
-	export RISK_DB
-	OWN=
-else
+if ! on_pg; then
 	echo "# pg.sh: PostgreSQL only: nothing more to do on SQLite"
 	finish
 	exit
 fi
 MAIN_DB=$RISK_DB
-cd "$T" || exit 2	# a program that takes a URI for a path makes it here
-
-# pq SQL [URI]: one query, rows unaligned, in the stage's schema
-pq() {
-	PGOPTIONS="-c search_path=risk -c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 \
-	    "${2:-$RISK_DB}" -c "$1"
-}
-# a fresh database beside URI's, named NAME: its URI on stdout
-newdb() {
-	psql -X -q "$1" -c "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2" \
-	    >/dev/null 2>&1 || return 1
-	echo "$1" | sed -E "s,^(postgres(ql)?://[^/]*)/[^?]*,\1/$2,"
-}
-# ids_table NAME [URI]: the IDs of $T/NAME as a table public.NAME
-ids_table() {
-	pq "DROP TABLE IF EXISTS public.$1; CREATE TABLE public.$1 (id text PRIMARY KEY)" "${2:-}" &&
-	    sort -u "$T/$1" | pq "\\copy public.$1 FROM pstdin" "${2:-}"
-}
 
 run env LD_DEBUG=libs risk-get --no-enqueue C1
 expect "(on PostgreSQL, LD_DEBUG does see libpq loaded)" \
@@ -125,9 +95,9 @@ for p in "${pids[@]}"; do wait "$p"; hrc="$hrc$?"; done
 stats=$(standin_get /_stats)
 maxin=$(echo "$stats" | jq .max_inflight)
 twice=$(cut -f 2 "$T/hosts.log" | sort | uniq -d | wc -l)
-ids_table hosts
-stored=$(pq "SELECT count(*) FROM public.hosts JOIN record USING (id) WHERE status IS NOT NULL")
-runs=$(pq "SELECT count(*) FROM drain_run WHERE claimed > 0")
+ids_load "$T/hosts"
+stored=$(ids_q "SELECT count(*) FROM e.enq JOIN record USING (id) WHERE status IS NOT NULL")
+runs=$(q "SELECT count(*) FROM drain_run WHERE claimed > 0")
 echo "# pg.sh: 3 drainers, cap $cap: $(echo "$stats" | jq .requests) requests," \
     "max in flight $maxin, $stored of 60 stored, $runs runs claimed"
 LAST="3 x risk-drain --concurrency $cap"
@@ -141,7 +111,7 @@ expect "every drainer claimed some ($runs of 3)" [ "$runs" = 3 ]
 expect "no company fetched twice ($twice were)" [ "$twice" = 0 ]
 expect "every company fetched" [ "$(cut -f 2 "$T/hosts.log" | sort -u | wc -l)" = 60 ]
 expect "every company stored ($stored)" [ "$stored" = 60 ]
-expect "the queue is empty" [ "$(pq 'SELECT count(*) FROM queue')" = 0 ]
+expect "the queue is empty" [ "$(q 'SELECT count(*) FROM queue')" = 0 ]
 
 # ---- a server that is down: every program, 75 and one line, no password -------
 
@@ -206,10 +176,10 @@ if own_server; then
 	dpid=$!
 	end=$((SECONDS + 15))
 	while [ $SECONDS -lt $end ] && kill -0 "$dpid" 2>/dev/null; do
-		[ "$(pq 'SELECT count(*) FROM record' "$FDB" 2>/dev/null)" -ge 8 ] && break
+		[ "$(RISK_DB=$FDB q 'SELECT count(*) FROM record' 2>/dev/null)" -ge 8 ] && break
 		sleep 0.05
 	done
-	before=$(pq 'SELECT count(*) FROM record' "$FDB")
+	before=$(RISK_DB=$FDB q 'SELECT count(*) FROM record')
 	own_ctl stop
 	wait "$dpid"
 	rc=$? LAST="risk-drain, the server stopped after $before stored"
@@ -223,15 +193,15 @@ if own_server; then
 	run risk-stat --db "$FDB"
 	expect_rc 75
 	own_ctl start
-	ids_table faults "$FDB"
-	lost=$(pq "SELECT count(*) FROM public.faults f WHERE
+	RISK_DB=$FDB ids_load "$T/faults"
+	lost=$(RISK_DB=$FDB ids_q "SELECT count(*) FROM e.enq f WHERE
 	    (SELECT count(*) FROM record r WHERE r.id = f.id AND r.status IS NOT NULL)
-	  + (SELECT count(*) FROM queue x WHERE x.id = f.id) <> 1" "$FDB")
-	leased=$(pq 'SELECT count(*) FROM queue WHERE token IS NOT NULL' "$FDB")
+	  + (SELECT count(*) FROM queue x WHERE x.id = f.id) <> 1")
+	leased=$(RISK_DB=$FDB q 'SELECT count(*) FROM queue WHERE token IS NOT NULL')
 	expect "after the restart every company is stored or queued, once ($lost not)" \
 	    [ "$lost" = 0 ]
 	expect "nothing stored was lost ($before before)" \
-	    [ "$(pq 'SELECT count(*) FROM record' "$FDB")" -ge "$before" ]
+	    [ "$(RISK_DB=$FDB q 'SELECT count(*) FROM record')" -ge "$before" ]
 	# the leases of the cut drain run out (3 s); then one drain ends it
 	sleep 3.1
 	run risk-drain -q --db "$FDB" --source "$SOURCE" --concurrency 4 \
@@ -239,9 +209,9 @@ if own_server; then
 	expect_rc 0
 	expect_err_empty
 	expect "leases ran out and came back ($leased were held)" \
-	    [ "$(pq 'SELECT count(*) FROM queue' "$FDB")" = 0 ]
+	    [ "$(RISK_DB=$FDB q 'SELECT count(*) FROM queue')" = 0 ]
 	expect "every company stored in the end" \
-	    [ "$(pq "SELECT count(*) FROM public.faults JOIN record USING (id) WHERE status IS NOT NULL" "$FDB")" = 40 ]
+	    [ "$(RISK_DB=$FDB ids_q "SELECT count(*) FROM e.enq JOIN record USING (id) WHERE status IS NOT NULL")" = 40 ]
 else
 	LAST="scripts/pg-server start"
 	fail "cannot start a server of our own: $(head -n 3 "$T/own.err")"
@@ -249,7 +219,7 @@ fi
 
 # ---- kill -9 of drains and loads: nothing lost ----------------------------
 
-KDB=$(newdb "$MAIN_DB" risk_pgkill) || KDB=
+KDB=$(new_db kill) || KDB=
 if [ -n "$KDB" ]; then
 	export RISK_DB=$KDB
 	standin --latency 0-80 --fail-rate 0.2 --log "$T/kill.log"
@@ -279,7 +249,7 @@ if [ -n "$KDB" ]; then
 		sleep "0.$((RANDOM % 200))"
 		kill -9 "$d2" 2>/dev/null && kills=$((kills + 1))
 		wait "$d1" "$d2" "$ld" 2>/dev/null
-		pq "SELECT id || ' ' || fetched_at FROM record ORDER BY id" >"$T/snap"
+		q "SELECT id || ' ' || fetched_at FROM record ORDER BY id" >"$T/snap"
 		bad_time=$((bad_time + $(join "$T/snap.prev" "$T/snap" -a 1 |
 		    awk 'NF < 3 || $3 < $2 { n++ } END { print n + 0 }')))
 		mv "$T/snap" "$T/snap.prev"
@@ -288,20 +258,20 @@ if [ -n "$KDB" ]; then
 	for _ in $(seq 10); do
 		run "${DRAIN[@]}" --concurrency 4 --max-time 20s
 		[ "$rc" -eq 0 ] || break
-		[ "$(pq 'SELECT count(*) FROM queue')" -gt 0 ] || break
+		[ "$(q 'SELECT count(*) FROM queue')" -gt 0 ] || break
 		sleep 0.2
 	done
 	expect_rc 0
-	ids_table killed
-	inv=$(pq "SELECT count(*) FROM public.killed k WHERE
+	ids_load "$T/killed"
+	inv=$(ids_q "SELECT count(*) FROM e.enq k WHERE
 	    (SELECT count(*) FROM record r WHERE r.id = k.id AND r.status IS NOT NULL)
 	  + (SELECT count(*) FROM queue x WHERE x.id = k.id)
 	  + (SELECT count(*) FROM dead d WHERE d.id = k.id AND d.reason <> '') <> 1")
-	step=$(pq "SELECT count(*) FROM record r WHERE r.status IS DISTINCT FROM
+	step=$(q "SELECT count(*) FROM record r WHERE r.status IS DISTINCT FROM
 	    (SELECT status FROM history h WHERE h.id = r.id ORDER BY seq DESC LIMIT 1)
 	    OR NOT EXISTS (SELECT 1 FROM history h WHERE h.id = r.id)")
 	echo "# pg.sh: kill loop: $kills drains and $lkills loads killed;" \
-	    "$(pq 'SELECT count(*) FROM record') records"
+	    "$(q 'SELECT count(*) FROM record') records"
 	LAST="kill -9 loop on PostgreSQL"
 	expect "drains were killed ($kills)" [ "$kills" -ge 6 ]
 	expect "loads were killed ($lkills)" [ "$lkills" -ge 1 ]
@@ -319,10 +289,11 @@ fi
 # ---- the web role: read records, add to the queue, nothing more -------------
 
 # as_web_sql SQL: true when the web role may run SQL
-as_web_sql() { pq "$1" "$WEB" >/dev/null 2>>"$T/web.sql.err"; }
+as_web_sql() { RISK_DB=$WEB q "$1" >/dev/null 2>>"$T/web.sql.err"; }
 if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	SU="postgresql://risk@127.0.0.1:$OWN_PORT/risk"
-	RDB=$(newdb "$SU" roles)
+	psql -X -q "$SU" -c 'CREATE DATABASE roles' >/dev/null
+	RDB="postgresql://risk@127.0.0.1:$OWN_PORT/roles"
 	# as risk.7 says: the script on a database no program has used yet
 	run "$ROOT/scripts/risk-pg-roles" "$RDB"
 	expect_rc 0
@@ -339,10 +310,10 @@ if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	    '{"id":"R2","status":"indebted"}' >"$T/roles.jsonl"
 	run risk-load --db "$RDB" "$T/roles.jsonl"
 	expect_rc 0
-	pq "UPDATE record SET fetched_at = 0 WHERE id = 'R2';
-	    INSERT INTO dead VALUES ('D1', 'HTTP 500', 5, 0, 1, 2)" "$RDB" >/dev/null
-	snap() { pq "SELECT id||' '||coalesce(status,'-')||' '||fetched_at FROM record ORDER BY id;
-	    SELECT 'dead '||id FROM dead ORDER BY id" "$RDB"; }
+	RISK_DB=$RDB q "UPDATE record SET fetched_at = 0 WHERE id = 'R2';
+	    INSERT INTO dead VALUES ('D1', 'HTTP 500', 5, 0, 1, 2)" >/dev/null
+	snap() { RISK_DB=$RDB q "SELECT id||' '||coalesce(status,'-')||' '||fetched_at FROM record
+	    UNION ALL SELECT 'dead '||id FROM dead ORDER BY 1"; }
 	snap >"$T/roles.before"
 
 	# what the web user does
@@ -362,7 +333,7 @@ if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	expect_status 502
 	expect_body '{"id":"D1","error":"not_cached","queued":false}'
 	expect "the web role queued M1, M2 and the stale R2, once each" \
-	    [ "$(pq "SELECT string_agg(id, ',' ORDER BY id) FROM queue" "$RDB")" = M1,M2,R2 ]
+	    [ "$(RISK_DB=$RDB q "SELECT string_agg(id, ',' ORDER BY id) FROM queue")" = M1,M2,R2 ]
 
 	# what it may not do, through the programs
 	echo '{"id":"R1","status":"indebted"}' >"$T/flip.jsonl"
@@ -383,7 +354,12 @@ if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	    "INSERT INTO dead VALUES ('D2', 'x', 1, 0, 1, 2)" \
 	    "SELECT count(*) FROM history" "SELECT count(*) FROM fetch_log" \
 	    "UPDATE source SET state = 'closed'" "TRUNCATE record" \
-	    "CREATE TABLE risk.x (y int)"; do
+	    "CREATE TABLE risk.x (y int)" \
+	    "INSERT INTO queue (id, due, enqueued_at) VALUES ('$(printf 'L%.0s' $(seq 70))', 0, 0)" \
+	    "INSERT INTO queue (id, due, enqueued_at) VALUES ('../x', 0, 0)" \
+	    "INSERT INTO queue (id, due, enqueued_at, attempts) VALUES ('A1', 0, 0, 2147483647)" \
+	    "INSERT INTO queue (id, due, enqueued_at, token) VALUES ('F1', 0, 0, 1)" \
+	    "INSERT INTO queue (id, due, enqueued_at, redrives) VALUES ('D9', 0, 0, 1)"; do
 		LAST="psql as risk_web: $sql"
 		expect "refused: $sql" not as_web_sql "$sql"
 	done
@@ -393,7 +369,21 @@ if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	snap >"$T/roles.after"
 	expect "no record or dead letter changed" cmp -s "$T/roles.before" "$T/roles.after"
 	expect "M1 still queued, not leased" \
-	    [ "$(pq "SELECT count(*) FROM queue WHERE id = 'M1' AND token IS NULL AND attempts = 0" "$RDB")" = 1 ]
+	    [ "$(RISK_DB=$RDB q "SELECT count(*) FROM queue WHERE id = 'M1' AND token IS NULL AND attempts = 0")" = 1 ]
+	# what the grants let through: a dead letter queued by hand is
+	# dropped by the drainer, never fetched
+	LAST="psql as risk_web"
+	expect "the web role can queue a dead letter in SQL" as_web_sql \
+	    "INSERT INTO queue (id, due, enqueued_at) VALUES ('D1', 0, 0)"
+	: >"$T/roles.log"
+	standin --latency 0 --log "$T/roles.log"
+	run risk-drain --db "$RDB" --source "$SOURCE" -v
+	expect_rc 0
+	expect_err_re '^risk-drain: D1: dropped from the queue: a dead letter'
+	expect "D1 never fetched" not grep -q $'\tD1\t' "$T/roles.log"
+	expect "D1 still a dead letter, off the queue" [ "$(RISK_DB=$RDB q "SELECT
+	    (SELECT count(*) FROM dead WHERE id = 'D1')::text ||
+	    (SELECT count(*) FROM queue WHERE id = 'D1')")" = 10 ]
 else
 	LAST="the roles"
 	fail "no server of our own to try the roles on"

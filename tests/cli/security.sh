@@ -6,7 +6,6 @@
 # IDs are validated before any SQL or URL.
 . "$(dirname "$0")/../lib.sh"
 
-q() { sqlite3 -readonly "$RISK_DB" "$1"; }
 secret=sekret
 standin --latency 300 --api-key "$secret" --log "$T/requests.log"
 printf 'X-Api-Key: %s\n' "$secret" >"$T/creds"
@@ -39,7 +38,7 @@ wait "$pid"
 expect "the drain stored all six with the key" \
     [ "$(q "select count(*) from record where id like 'needauth-%'")" = 6 ]
 expect "the filter saw no environment (the key's file name included)" \
-    [ "$(q "select group_concat(distinct status) from record where id like 'needauth-%'")" = '[{},{}]' ]
+    [ "$(q -r "select distinct status from record where id like 'needauth-%'")" = '[{},{}]' ]
 # a wrong key: refused by the service, and the reason shows no key
 printf 'X-Api-Key: wrong-%s\n' "$secret" >"$T/bad"
 chmod 600 "$T/bad"
@@ -48,14 +47,17 @@ run risk-drain -vv --credentials "$T/bad" --max-attempts 1
 expect_rc 77
 expect "a 401 is credentials rejected, never a dead letter" \
     [ "$(q "select count(*) from dead")$(q "select last_error from queue where id='needauth-x'")" = "0HTTP 401" ]
-sqlite3 "$RISK_DB" "delete from source"	# later cases start unrejected
+q "delete from source"	# later cases start unrejected
 run risk-fetch -v --credentials "$T/bad" needauth-y
 expect_rc 1
 expect_err_re '^risk-fetch: needauth-y: HTTP 401$'
 cat "$T/err" >>"$T/drain.err"
 expect "no secret in any message" not grep -q "$secret" "$T/drain.err"
 expect "no secret anywhere in the database, fetch log included" \
-    not grep -aqs "$secret" "$RISK_DB" "$RISK_DB-wal"
+    not grep -aq "$secret" <(db_dump)
+if on_sqlite; then
+	expect "nor in its files" not grep -aqs "$secret" "$RISK_DB" "$RISK_DB-wal"
+fi
 expect "the fetch log has the attempts" [ "$(q 'select count(*) from fetch_log')" -ge 7 ]
 # a credentials file others can read is refused, naming only the file
 chmod 640 "$T/creds"
@@ -117,20 +119,26 @@ for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
 	expect_rc 2
 	expect_err_re 'invalid company id$'
 done
-expect "the record table is still there" [ "$(q 'select count(*) >= 7 from record')" = 1 ]
-expect "nothing invalid was queued" \
-    [ "$(q "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+expect "the record table is still there" [ "$(q 'select count(*) from record')" -ge 7 ]
+expect "nothing invalid was queued" [ "$(bad_ids)" = 0 ]
 expect "control bytes are not echoed raw" not grep -q $'\033' "$T/err"
-# A hostile queue file: the same IDs written behind the programs' back,
-# then drained.
+# A hostile queue: the same IDs written behind the programs' back (on
+# PostgreSQL the queue's CHECK refuses them), then drained.
+refused=0
 for id in "x'; DROP TABLE record; --" '../../etc/passwd' 'a b' '%2e%2e' \
     '{id}' "$(printf 'a\033[31mb')" '-rf' '.hidden'; do
-	sqlite3 "$RISK_DB" "INSERT INTO queue (id, due, enqueued_at)
-	    VALUES ('${id//\'/\'\'}', 0, 0)"
+	q "INSERT INTO queue (id, due, enqueued_at)
+	    VALUES ('${id//\'/\'\'}', 0, 0)" 2>/dev/null || refused=$((refused + 1))
 done
+if on_pg; then
+	LAST="INSERT INTO queue (hostile IDs)"
+	expect "the queue's CHECK refused all 8 ($refused)" [ "$refused" = 8 ]
+else
+	LAST="INSERT INTO queue (hostile IDs)"
+	expect "a queue file takes them ($refused refused)" [ "$refused" = 0 ]
+fi
 run risk-drain --concurrency 4
-expect "the drain left nothing invalid queued" \
-    [ "$(q "select count(*) from queue where id glob '*[^A-Za-z0-9._:-]*'")" = 0 ]
+expect "the drain left nothing invalid queued" [ "$(bad_ids)" = 0 ]
 # the stand-in saw requests (for the valid IDs), but none for an
 # invalid one: every ID it logged is a valid one
 LAST="cut -f2 $T/ids.log"

@@ -124,9 +124,10 @@ expect "the passphrase is never sent as a header" not grep -q hunter2 \
 # runs, no company moves towards the dead letters.  A client certificate
 # the server refuses is credentials rejected: the run stops (exit 77).
 # Each case has a database of its own: the source's state lasts in it.
-dead() { sqlite3 "$RISK_DB" 'SELECT count(*) FROM dead'; }
-queued() { sqlite3 "$RISK_DB" 'SELECT count(*) FROM queue'; }
-export RISK_DB=$T/untrusted.db
+dead() { q 'SELECT count(*) FROM dead'; }
+queued() { q 'SELECT count(*) FROM queue'; }
+main_db=$RISK_DB
+export RISK_DB=$(new_db untrusted)
 run risk-enqueue D1 D2 D3
 for _ in 1 2 3; do
 	run risk-drain --source "$PLAIN_URL" --max-attempts 1 --backoff 0
@@ -137,7 +138,7 @@ expect "... and all three stay queued" [ "$(queued)" = 3 ]
 run risk-stat --log
 expect_out_re 'server certificate not trusted'
 
-export RISK_DB=$T/refused.db
+export RISK_DB=$(new_db refused)
 run risk-enqueue D1 D2 D3
 run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
     --cert "$P/stranger.crt" --key "$P/stranger.key" --max-attempts 1 \
@@ -153,21 +154,21 @@ run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
 expect_rc 0
 expect "the right certificate at once: all three stored" [ "$(queued)" = 0 ]
 
-export RISK_DB=$T/missing.db
+export RISK_DB=$(new_db missing)
 run risk-enqueue D1 D2 D3
 run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" --max-attempts 1
 expect_rc 77
 expect_err_re '^risk-drain: source: credentials rejected \(the server requires a client certificate'
 expect "a missing client certificate dead-letters nobody" [ "$(dead)" = 0 ]
 
-export RISK_DB=$T/right.db
+export RISK_DB=$(new_db right)
 run risk-enqueue D1 D2 D3
 run risk-drain --source "$MTLS_URL" --cacert "$P/ca.crt" \
     --cert "$P/client.crt" --key "$P/client.key" --max-attempts 1
 expect_rc 0
 expect "with the right certificate all are stored" \
-    [ "$(sqlite3 "$RISK_DB" "SELECT count(*) FROM record WHERE id LIKE 'D%'")" = 3 ]
-export RISK_DB=$T/risk.db
+    [ "$(q "SELECT count(*) FROM record WHERE id LIKE 'D%'")" = 3 ]
+export RISK_DB=$main_db
 
 # --- the files are checked at start, naming the file --------------------
 
