@@ -184,6 +184,34 @@ fail(struct risk_db *db, const PGresult *res, char *err)
 	return risk_seterr(err, code, "%s: %s", pg->name, line);
 }
 
+/*
+ * A connection that failed: a server that is down or starting is
+ * "try again later"; one that answered and refused (a wrong or missing
+ * password, no such role or database) needs a person.  libpq gives no
+ * SQLSTATE for a failed connection: its message is all there is, and
+ * the server's part of it is English unless lc_messages says otherwise.
+ */
+static int
+refused(struct risk_db *db, char *err)
+{
+	static const char *const person[] = {
+	    "password authentication failed", "no password supplied",
+	    "does not exist", "authentication failed",
+	    "no pg_hba.conf entry", "permission denied", "certificate" };
+	const char *m = P.p_PQerrorMessage(db->pg->c);
+	char line[256];
+	size_t i;
+
+	for (i = 0; m != NULL && i < sizeof person / sizeof person[0]; i++)
+		if (strstr(m, person[i]) != NULL) {
+			first_line(strstr(m, "FATAL:  ") != NULL ?
+			    strstr(m, "FATAL:  ") : m, line, sizeof line);
+			return risk_seterr(err, RISK_EDB, "%s: connection "
+			    "rejected: %s", db->pg->name, line);
+		}
+	return fail(db, NULL, err);
+}
+
 static int
 result(struct risk_db *db, PGresult *r, PGresult **res, long *changed,
     char *err)
@@ -379,13 +407,23 @@ prepare_schema(struct risk_db *db, char *err)
 	const char *p[1] = { risk__pg_i64s(key, RISK__PG_LOCK_SCHEMA) };
 	int r, v;
 
-	snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS \"%s\"",
-	    db->pg->schema);
+	const char *s[1] = { db->pg->schema };
+	PGresult *res;
+	bool have;
+
+	snprintf(sql, sizeof sql, "CREATE SCHEMA \"%s\"", db->pg->schema);
 	if ((r = exec(db, "BEGIN", err)) != RISK_OK)
 		return r;
 	if ((r = risk__pg_run_once(db, "SELECT pg_advisory_xact_lock($1)",
 	    1, p, NULL, NULL, err)) != RISK_OK ||
-	    (r = exec(db, sql, err)) != RISK_OK ||
+	    (r = risk__pg_run_once(db, "SELECT 1 FROM pg_namespace"
+	    " WHERE nspname = $1", 1, s, &res, NULL, err)) != RISK_OK)
+		goto out;
+	have = risk__pg_ntuples(res) == 1;
+	risk__pg_clear(res);
+	/* a schema made beforehand (risk-pg-roles) is migrated by its
+	 * owner, who may not create schemas in the database */
+	if ((!have && (r = exec(db, sql, err)) != RISK_OK) ||
 	    (r = version(db, &v, true, err)) != RISK_OK)
 		goto out;
 	if (v == 0) {
@@ -445,7 +483,7 @@ risk__pg_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 	if (pg->c == NULL)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
 	if (P.p_PQstatus(pg->c) != CONNECTION_OK)
-		return fail(db, NULL, err);
+		return refused(db, err);
 	P.p_PQsetNoticeProcessor(pg->c, quiet, NULL);
 	if ((r = version(db, &v, false, err)) != RISK_OK)
 		return r;
