@@ -49,16 +49,19 @@
  * not create files in the folder), but never large: every process that
  * is the only one on a database rebuilds the WAL index from the whole
  * file, so a 30 MB WAL left by a big load made every risk-get 5x slower.
- * journal_size_limit makes SQLite cut the file back when it restarts
- * the log and empty it when the last connection closes; a connection
- * that wrote and leaves a WAL above WAL_KEEP behind (because others were
- * still connected) empties it with a TRUNCATE checkpoint, waiting at
- * most WAL_TRIM_WAIT_MS for readers to move on (a writer still busy
- * will do it on its own close).
+ * journal_size_limit makes SQLite empty it when the last connection
+ * closes; a connection that wrote and leaves a WAL above WAL_KEEP behind
+ * (because others were still connected) empties it with a TRUNCATE
+ * checkpoint, waiting at most WAL_TRIM_WAIT_MS for readers to move on (a
+ * writer still busy will do it on its own close).  While writers run,
+ * the limit is above what the automatic checkpoint lets the log reach
+ * (1000 pages of 4 KiB and their frame headers, 4 MiB): a smaller one
+ * cut the file at each restart of the log, and each checkpoint then
+ * paid for growing it again (new blocks, their metadata synced).
  */
 #define WAL_KEEP 1048576
-#define WAL_KEEP_SQL(schema) \
-	"PRAGMA " schema ".journal_size_limit=1048576"	/* WAL_KEEP */
+#define WAL_LIMIT_SQL(schema) \
+	"PRAGMA " schema ".journal_size_limit=8388608"	/* 8 MiB */
 #define WAL_TRIM_WAIT_MS 200
 
 /*
@@ -952,7 +955,7 @@ risk__sq_db_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 	if ((r = exec(db, "PRAGMA synchronous=NORMAL", err, db->path)) !=
 	    RISK_OK)
 		goto fail;
-	if ((r = exec(db, WAL_KEEP_SQL("main"), err, db->path)) != RISK_OK)
+	if ((r = exec(db, WAL_LIMIT_SQL("main"), err, db->path)) != RISK_OK)
 		goto fail;
 	if (db->split) {
 		if ((r = open_file(db, db->qpath, &db->qid, err)) != RISK_OK)
@@ -974,7 +977,7 @@ risk__sq_db_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 		 * file but not create files in its folder (risk.7). */
 		sqlite3_file_control(db->h, "q", SQLITE_FCNTL_PERSIST_WAL,
 		    &persist);
-		if ((r = exec(db, WAL_KEEP_SQL("q"), err, db->qpath)) !=
+		if ((r = exec(db, WAL_LIMIT_SQL("q"), err, db->qpath)) !=
 		    RISK_OK)
 			goto fail;
 		if ((r = prepare_schema(db, "main", true, false, db->path,
