@@ -934,7 +934,7 @@ risk__sq_db_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 	    db->nocreate ? SQLITE_OPEN_READWRITE :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-	rc = sqlite3_open_v2(db->path, &db->h, flags, NULL);
+	rc = sqlite3_open_v2(db->path, &db->h, flags, risk__vfs());
 	if (rc != SQLITE_OK) {
 		r = rc == SQLITE_CANTOPEN ? risk_seterr(err, RISK_EDB,
 		    "%s: cannot open database", db->path) :

@@ -135,6 +135,9 @@ int risk__history_flush(struct risk_db *db, char *err);
 /* idset.c: the set as a JSON array of strings (malloc'd), or NULL. */
 char *risk__idset_json(const struct risk_idset *s);
 
+/* vfs.c: the VFS db.c opens files with (NULL: SQLite's default). */
+const char *risk__vfs(void);
+
 /* queue.c: column readers shared with purge.c and stat.c. */
 void risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz);
 void risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d);
