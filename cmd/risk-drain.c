@@ -32,6 +32,17 @@
 #define MAX_SLOTS RISK_FETCH_MAX_SLOTS
 #define CAPFULL_MS 100		/* others hold the cap: look again then */
 #define SOON_MS 1000		/* a retry due this soon is waited for */
+/*
+ * Group commit.  A transaction costs more than an answer from a service
+ * that answers within about a millisecond (a cache, a stand-in), and
+ * then one per answer or two is what limits the drain: while every
+ * answer waiting to be settled came back within FAST_MS, the drainer
+ * waits up to GATHER_MS at a time for the others in flight and settles
+ * them together.  A slower service's answers are settled as they come:
+ * waiting for them would leave their slots idle.
+ */
+#define FAST_MS 1
+#define GATHER_MS 1
 
 enum { OPT_BACKOFF = OPT_FETCH_END, OPT_BREAKER, OPT_COOLDOWN, OPT_LEASE,
 	OPT_MAX_ATTEMPTS, OPT_MAX_TIME, OPT_RATE };
@@ -80,6 +91,7 @@ struct drain {
 	struct risk_mapper *map;
 	struct slot slot[MAX_SLOTS];
 	int ndone;		/* slots done, waiting to be settled */
+	bool fast;		/* each of them answered within FAST_MS */
 	int concurrency, max_attempts;
 	int64_t timeout, lease, backoff, deadline;
 	struct risk_breaker brk;
@@ -149,7 +161,10 @@ finished(const struct risk_fetch_result *r, void *arg)
 	int m;
 
 	x->done = true;
-	d->ndone++;
+	if (d->ndone++ == 0)
+		d->fast = true;
+	if (r->elapsed_ms > FAST_MS)
+		d->fast = false;
 	x->outcome = r->outcome;
 	x->fail = r->fail_class;
 	x->http = r->http_status;
@@ -487,6 +502,20 @@ report(struct drain *d)
 	}
 }
 
+/* Wait for the answers in flight while they come fast (FAST_MS). */
+static int
+gather(struct drain *d, char *err)
+{
+	int n;
+
+	while (d->fast && d->ndone > 0 && risk_fetcher_busy(d->f) > 0 &&
+	    !stopping && !d->abort)
+		if ((n = risk_fetcher_run(d->f, GATHER_MS, finished, d,
+		    err)) <= 0)
+			return n;
+	return 0;
+}
+
 static int
 drain(struct drain *d)
 {
@@ -524,7 +553,8 @@ drain(struct drain *d)
 				continue;
 			}
 		}
-		if (risk_fetcher_run(d->f, 100, finished, d, err) < 0) {
+		if (risk_fetcher_run(d->f, 100, finished, d, err) < 0 ||
+		    (d->fast && gather(d, err) < 0)) {
 			cmd_err("%s", err);
 			return RISK_EXIT_ERROR;
 		}
