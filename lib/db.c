@@ -432,6 +432,21 @@ exec(struct risk_db *db, const char *sql, char *err, const char *what)
 	return rc == SQLITE_OK ? RISK_OK : risk__dberr(db, rc, err, what);
 }
 
+/* The same for the statements of every transaction: parsed once. */
+static int
+step(struct risk_db *db, enum risk_stmt s, const char *sql, char *err,
+    const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, s, sql, err)) == NULL)
+		return RISK_EDB;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err, what);
+}
+
 /*
  * Check one schema (main or q) and create it when the file is new.
  * Reads the header fields first; writes only to an empty file or one
@@ -1078,7 +1093,7 @@ risk__sq_db_begin(struct risk_db *db, char *err)
 	int r;
 
 	if (!db->split) {
-		r = exec(db, "BEGIN IMMEDIATE", err, db->path);
+		r = step(db, S_BEGIN, "BEGIN IMMEDIATE", err, db->path);
 		db->txn = r == RISK_OK;
 		return r;
 	}
@@ -1110,7 +1125,7 @@ risk__sq_db_commit(struct risk_db *db, char *err)
 	int r = risk__history_flush(db, err);
 
 	if (r == RISK_OK)
-		r = exec(db, "COMMIT", err, db->path);
+		r = step(db, S_COMMIT, "COMMIT", err, db->path);
 
 	if (r != RISK_OK)
 		risk_db_rollback(db);

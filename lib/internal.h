@@ -69,6 +69,9 @@ enum risk_stmt {
 	S_HIST_COUNT_OLD,
 	S_HIST_COUNT,
 	S_HIST_TOTALS,
+	/* db.c */
+	S_BEGIN,
+	S_COMMIT,
 	S_NSTMT
 };
 
