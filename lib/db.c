@@ -1140,6 +1140,7 @@ risk__sq_db_rollback(struct risk_db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->txn = false;
 	db->ntot = 0;		/* the history rows they counted are gone */
+	db->nhrow = 0;		/* and those not inserted yet */
 }
 
 int

@@ -24,6 +24,11 @@
  *   risk_db_begin() transaction the counts are added up in memory and
  *   written by risk_db_commit() just before its COMMIT (a rollback drops
  *   them with the rows they count).
+ * - So are the rows themselves: kept in order (RISK__HROWS at most, then
+ *   inserted) and inserted by risk_db_commit() in as few statements as
+ *   it takes, before the COMMIT.  Nothing reads a company's rows in the
+ *   transaction that appends them: a put compares with the record, and
+ *   a company with a row noted here has a record by then.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +42,17 @@
 static const char sql_last[] =
     "SELECT status FROM main.history WHERE id = ?1"
     " ORDER BY seq DESC LIMIT 1";
-static const char sql_add[] =
-    "INSERT INTO main.history (id, status, previous, first, changed_at,"
-    " fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/* 1, 2, 4 or 8 rows per statement: AUTOINCREMENT reads and writes
+ * sqlite_sequence once per statement, not per row */
+#define SQL_ADD \
+    "INSERT INTO main.history (id, status, previous, first, changed_at," \
+    " fetched_at) VALUES (?, ?, ?, ?, ?, ?)"
+#define ROW ", (?, ?, ?, ?, ?, ?)"
+static const char sql_add[] = SQL_ADD;
+static const char sql_add2[] = SQL_ADD ROW;
+static const char sql_add4[] = SQL_ADD ROW ROW ROW;
+static const char sql_add8[] = SQL_ADD ROW ROW ROW ROW ROW ROW ROW;
+#define NCOL 6
 static const char sql_total[] =
     "INSERT INTO main.history_total (found, status, n) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (found, status) DO UPDATE SET n = n + excluded.n";
@@ -83,11 +96,13 @@ have(struct risk_db *db, char *err)
 
 static int count(struct risk_db *db, bool found, const char *status,
     char *err);
+static int insert(struct risk_db *db, char *err);
 
 int
 risk__history_note(struct risk_db *db, const struct risk_record *rec,
     const struct risk_record *old, char *err)
 {
+	struct risk__hrow *h;
 	sqlite3_stmt *st;
 	char prev[sizeof rec->status];
 	bool first = false, prev_found;
@@ -95,7 +110,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 
 #ifdef RISK_NO_HISTORY
 	/* bench/changes.sh builds this to measure what the history costs */
-	(void)st; (void)prev; (void)first; (void)prev_found; (void)rc;
+	(void)h; (void)st; (void)prev; (void)first; (void)prev_found; (void)rc;
 	(void)db; (void)rec; (void)old; (void)err;
 	return RISK_OK;
 #endif
@@ -123,24 +138,62 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	    (!rec->found || strcmp(prev, rec->status) == 0))
 		return RISK_OK;		/* no change */
 
-	if ((st = risk__stmt(db, S_HIST_ADD, sql_add, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-	if (rec->found)
-		sqlite3_bind_text(st, 2, rec->status, -1, SQLITE_STATIC);
-	if (prev_found)
-		sqlite3_bind_text(st, 3, prev, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, first);
+	if (db->nhrow == RISK__HROWS && (rc = insert(db, err)) != RISK_OK)
+		return rc;
+	h = &db->hrow[db->nhrow++];
+	snprintf(h->id, sizeof h->id, "%s", rec->id);
+	snprintf(h->status, sizeof h->status, "%s", rec->found ?
+	    rec->status : "");
+	snprintf(h->prev, sizeof h->prev, "%s", prev);
+	h->found = rec->found;
+	h->prev_found = prev_found;
+	h->first = first;
 	/* what record.c stores as changed_at for a new status */
-	sqlite3_bind_int64(st, 5, rec->found && rec->changed_at > 0 ?
-	    rec->changed_at : rec->fetched_at / 1000);
-	sqlite3_bind_int64(st, 6, rec->fetched_at);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return risk__dberr(db, rc, err, db->path);
-
+	h->changed_at = rec->found && rec->changed_at > 0 ? rec->changed_at :
+	    rec->fetched_at / 1000;
+	h->fetched_at = rec->fetched_at;
+	if (!db->txn && (rc = insert(db, err)) != RISK_OK)
+		return rc;
 	return count(db, rec->found, rec->found ? rec->status : "", err);
+}
+
+/* Insert the rows noted so far, in their order. */
+static int
+insert(struct risk_db *db, char *err)
+{
+	static const struct { enum risk_stmt s; const char *sql; int n; }
+	    by[] = { { S_HIST_ADD8, sql_add8, 8 }, { S_HIST_ADD4, sql_add4, 4 },
+	    { S_HIST_ADD2, sql_add2, 2 }, { S_HIST_ADD, sql_add, 1 } };
+	const struct risk__hrow *h;
+	sqlite3_stmt *st;
+	int i, j, k, rc, n = db->nhrow;
+
+	db->nhrow = 0;		/* inserted, or the transaction fails */
+	for (i = 0; i < n; i += by[j].n) {
+		for (j = 0; by[j].n > n - i; j++)
+			;
+		if ((st = risk__stmt(db, by[j].s, by[j].sql, err)) == NULL)
+			return RISK_EDB;
+		for (k = 0; k < by[j].n; k++) {
+			h = &db->hrow[i + k];
+			sqlite3_bind_text(st, k * NCOL + 1, h->id, -1,
+			    SQLITE_STATIC);
+			if (h->found)
+				sqlite3_bind_text(st, k * NCOL + 2, h->status,
+				    -1, SQLITE_STATIC);
+			if (h->prev_found)
+				sqlite3_bind_text(st, k * NCOL + 3, h->prev,
+				    -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, k * NCOL + 4, h->first);
+			sqlite3_bind_int64(st, k * NCOL + 5, h->changed_at);
+			sqlite3_bind_int64(st, k * NCOL + 6, h->fetched_at);
+		}
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+	}
+	return RISK_OK;
 }
 
 /* Add n changes to status (found) in history_total. */
@@ -198,6 +251,8 @@ risk__history_flush(struct risk_db *db, char *err)
 {
 	int i, r;
 
+	if ((r = insert(db, err)) != RISK_OK)
+		return r;	/* the caller rolls back */
 	for (i = 0; i < db->ntot; i++)
 		if ((r = total(db, db->tot[i].found, db->tot[i].status,
 		    db->tot[i].n, err)) != RISK_OK)

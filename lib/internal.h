@@ -61,6 +61,9 @@ enum risk_stmt {
 	/* history.c */
 	S_HIST_LAST,
 	S_HIST_ADD,
+	S_HIST_ADD2,
+	S_HIST_ADD4,
+	S_HIST_ADD8,
 	S_HIST_TOTAL,
 	S_HIST_AFTER,
 	S_HIST_AFTER_IN,
@@ -82,6 +85,7 @@ struct risk_fileid {
 };
 
 #define RISK__TOTALS 8	/* distinct statuses added up per transaction */
+#define RISK__HROWS 8	/* history rows kept for one INSERT (history.c) */
 
 struct risk_db {
 	const struct risk__store *ops;	/* the engine (store.h) */
@@ -102,6 +106,16 @@ struct risk_db {
 		int64_t n;
 	} tot[RISK__TOTALS];
 	int ntot;
+	/* the history rows of a risk_db_begin() transaction not yet
+	 * inserted, in the order they were noted (history.c) */
+	struct risk__hrow {
+		char id[RISK_ID_MAX + 1];
+		char status[sizeof ((struct risk_record *)0)->status];
+		char prev[sizeof ((struct risk_record *)0)->status];
+		bool found, prev_found, first;
+		int64_t changed_at, fetched_at;
+	} hrow[RISK__HROWS];
+	int nhrow;
 	char path[PATH_MAX];
 	char qpath[PATH_MAX];
 	struct risk_fileid id, qid;	/* of path and qpath */
