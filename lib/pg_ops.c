@@ -11,6 +11,10 @@
  * - Walks never fetch a whole table: the fetch log comes in pages of
  *   PAGE rows, by (at, seq) or by seq, and a callback may call other
  *   database functions between rows (no cursor stays open).
+ * - The legacy service's row is read locked (FOR UPDATE) inside a
+ *   transaction, as the drainer reads it before it settles and claims:
+ *   drainers on every host see one sequence of states, as SQLite's
+ *   BEGIN IMMEDIATE makes them.  risk-stat reads it unlocked.
  * - Text from this program that PostgreSQL would refuse (bytes that are
  *   not UTF-8) is stored through the sanitiser rather than failing the
  *   write: the log must never cost a drain its outcome.
@@ -24,6 +28,9 @@
 #define PAGE 1000		/* rows per round trip of a walk */
 #define STR(x) #x
 #define LIMIT(n) " LIMIT " STR(n)
+
+static int source_read(struct risk_db *db, struct risk_source *s,
+    bool lock, char *err);
 
 /* ---- the fetch log and the drain summaries --------------------------- */
 
@@ -260,7 +267,7 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 	}
 	risk__pg_clear(res);
 
-	if ((r = risk__pg_source_get(db, &s->source, err)) != RISK_OK)
+	if ((r = source_read(db, &s->source, false, err)) != RISK_OK)
 		return r;
 	if ((r = risk__pg_run(db, sql_stat_class, 1, v, &res, NULL, err)) !=
 	    RISK_OK)
@@ -298,10 +305,20 @@ risk__pg_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
 
 /* ---- the legacy service's state --------------------------------------- */
 
-static const char sql_source_get[] =
-    "SELECT state, since, until, reason, win, window_at, probing,"
-    " cred_fp, tokens, tokens_at, rate_n, rate_ms FROM source"
-    " WHERE id = 1";
+#define SOURCE_GET \
+    "SELECT state, since, until, reason, win, window_at, probing," \
+    " cred_fp, tokens, tokens_at, rate_n, rate_ms FROM source" \
+    " WHERE id = 1"
+static const char sql_source_get[] = SOURCE_GET;
+/* In a transaction: the row stays ours until it ends (it is the latest
+ * version, even if the statement waited for another drainer's commit). */
+static const char sql_source_lock[] = SOURCE_GET " FOR UPDATE";
+/* The all-zero "ok" row, for there to be one to lock. */
+static const char sql_source_init[] =
+    "INSERT INTO source (id, state, since, until, win, window_at, probing,"
+    " tokens, tokens_at, rate_n, rate_ms)"
+    " VALUES (1, 'ok', 0, 0, 0, 0, false, 0, 0, 0, 0)"
+    " ON CONFLICT (id) DO NOTHING";
 static const char sql_source_put[] =
     "INSERT INTO source (id, state, since, until, reason, win, window_at,"
     " probing, cred_fp, tokens, tokens_at, rate_n, rate_ms)"
@@ -314,8 +331,16 @@ static const char sql_source_put[] =
     " tokens_at = EXCLUDED.tokens_at, rate_n = EXCLUDED.rate_n,"
     " rate_ms = EXCLUDED.rate_ms";
 
-int
-risk__pg_source_get(struct risk_db *db, struct risk_source *s, char *err)
+/*
+ * The row as stored; with lock, locked until the transaction ends.  On
+ * SQLite the drainer's BEGIN IMMEDIATE makes its read, its policy and
+ * its write one step; here a BEGIN is READ COMMITTED, and the row lock
+ * does it: two drainers never both take the probe of a cool-down, nor
+ * the same tokens of --rate.
+ */
+static int
+source_read(struct risk_db *db, struct risk_source *s, bool lock,
+    char *err)
 {
 	PGresult *res;
 	const char *name, *t;
@@ -323,8 +348,18 @@ risk__pg_source_get(struct risk_db *db, struct risk_source *s, char *err)
 	int r, i;
 
 	memset(s, 0, sizeof *s);
-	if ((r = risk__pg_run(db, sql_source_get, 0, NULL, &res, NULL,
-	    err)) != RISK_OK)
+	r = risk__pg_run(db, lock ? sql_source_lock : sql_source_get, 0, NULL,
+	    &res, NULL, err);
+	if (r == RISK_OK && lock && risk__pg_ntuples(res) == 0) {
+		/* none yet: make it, then lock it (a drainer that made it
+		 * meanwhile has committed when the INSERT returns) */
+		risk__pg_clear(res);
+		if ((r = risk__pg_run(db, sql_source_init, 0, NULL, NULL,
+		    NULL, err)) == RISK_OK)
+			r = risk__pg_run(db, sql_source_lock, 0, NULL, &res,
+			    NULL, err);
+	}
+	if (r != RISK_OK)
 		return r;
 	if (risk__pg_ntuples(res) > 0) {
 		name = risk__pg_get(res, 0, 0);
@@ -352,6 +387,13 @@ risk__pg_source_get(struct risk_db *db, struct risk_source *s, char *err)
 	}
 	risk__pg_clear(res);
 	return RISK_OK;
+}
+
+/* Inside the drainer's transaction, locked; alone, as it is now. */
+int
+risk__pg_source_get(struct risk_db *db, struct risk_source *s, char *err)
+{
+	return source_read(db, s, db->txn, err);
 }
 
 int
