@@ -608,6 +608,7 @@ const struct risk__store risk__pg_store = {
 	.bulk = pg_bulk,
 	.record_get = risk__pg_record_get,
 	.record_get_many = risk__pg_record_get_many,
+	.record_put_many = risk__pg_record_put_many,
 	.record_put = risk__pg_record_put,
 	.record_each = risk__pg_record_each,
 	.history_each = risk__pg_history_each,

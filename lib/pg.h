@@ -97,6 +97,8 @@ int risk__pg_record_get_many(struct risk_db *db, const char *const *ids,
     int n, struct risk_record *recs, bool *found, char *err);
 int risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err);
+int risk__pg_record_put_many(struct risk_db *db,
+    const struct risk_record *recs, int n, bool *stored, char *err);
 int risk__pg_record_each(struct risk_db *db, risk_record_fn fn, void *arg,
     char *err);
 int risk__pg_history_each(struct risk_db *db,

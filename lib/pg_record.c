@@ -97,6 +97,54 @@ static const char sql_put_hist[] =
     "  ON CONFLICT (found, status) DO UPDATE SET n = history_total.n + 1"
     "  RETURNING 1)"
     " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM t)";
+static const char sql_lock[] = "SELECT pg_advisory_xact_lock($1::bigint)";
+/*
+ * Many records at once, their IDs all different, under the history lock
+ * (taken by an earlier statement, so this one's snapshot holds every
+ * other writer's rows): as sql_get_lock and sql_put_hist for each.  An
+ * existing record is updated, a new one inserted; the history rows and
+ * counts follow from what was stored.  The places (ord) of those stored,
+ * and, with false, of any whose record was removed under us (a purge):
+ * the caller stores those again one by one.
+ */
+static const char sql_put_many[] =
+    "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[],"
+    "  $4::bigint[], $5::bigint[]) WITH ORDINALITY"
+    "  AS t(id, status, chg, fet, hchg, ord)),"
+    " o AS (SELECT r.id, r.status, r.fetched_at FROM record r"
+    "  JOIN i ON r.id = i.id),"
+    " up AS (UPDATE record r SET"
+    "  changed_at = CASE WHEN i.chg IS NOT NULL THEN i.chg"
+    "   WHEN r.status IS NOT DISTINCT FROM i.status THEN r.changed_at"
+    "   ELSE i.fet / 1000 END,"
+    "  status = i.status, fetched_at = i.fet"
+    "  FROM i WHERE r.id = i.id AND i.fet >= r.fetched_at RETURNING r.id),"
+    " ins AS (INSERT INTO record (id, status, changed_at, fetched_at)"
+    "  SELECT id, status, COALESCE(chg, fet / 1000), fet FROM i"
+    "  WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = i.id)"
+    "  ON CONFLICT (id) DO NOTHING RETURNING id),"
+    " s AS (SELECT id FROM up UNION ALL SELECT id FROM ins),"
+    " p AS (SELECT i.id, h.status, h.seq FROM i"
+    "  LEFT JOIN LATERAL (SELECT status, seq FROM history"
+    "   WHERE history.id = i.id ORDER BY seq DESC LIMIT 1) h ON true"
+    "  WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = i.id)),"
+    " c AS (SELECT i.ord, i.id, i.status, i.fet, i.hchg,"
+    "  CASE WHEN o.id IS NOT NULL THEN o.status ELSE p.status END AS prev,"
+    "  o.id IS NOT NULL OR p.seq IS NOT NULL AS known"
+    "  FROM i JOIN s ON s.id = i.id LEFT JOIN o ON o.id = i.id"
+    "  LEFT JOIN p ON p.id = i.id),"
+    " h AS (INSERT INTO history (id, status, previous, first, changed_at,"
+    "  fetched_at) SELECT id, status, prev, NOT known, hchg, fet FROM c"
+    "  WHERE NOT known OR prev IS DISTINCT FROM status ORDER BY ord"
+    "  RETURNING status),"
+    " t AS (INSERT INTO history_total (found, status, n)"
+    "  SELECT status IS NOT NULL, COALESCE(status, ''), count(*) FROM h"
+    "  GROUP BY 1, 2"
+    "  ON CONFLICT (found, status) DO UPDATE"
+    "  SET n = history_total.n + excluded.n)"
+    " SELECT i.ord, s.id IS NOT NULL FROM i LEFT JOIN s ON s.id = i.id"
+    "  LEFT JOIN o ON o.id = i.id"
+    "  WHERE s.id IS NOT NULL OR o.fetched_at <= i.fet";
 /* the first page, then each after the last id of the one before */
 static const char sql_each[] =
     "SELECT id, status, changed_at, fetched_at FROM record"
@@ -302,6 +350,138 @@ risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
 	}
 	if (r == RISK_OK && stored != NULL)
 		*stored = done;
+	return r;
+}
+
+/* s as an element of an array literal: quoted, or NULL. */
+static char *
+element(char *p, const char *s)
+{
+	if (s == NULL) {
+		memcpy(p, "NULL", 4);
+		return p + 4;
+	}
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* recs[0..n), their IDs all different, in one statement. */
+static int
+put_chunk(struct risk_db *db, const struct risk_record *recs, int n,
+    bool *stored, char *err)
+{
+	/* an ID, a status escaped, three numbers and their commas */
+	enum { PER = 2 * (RISK_ID_MAX + 2) + 2 * ((int)sizeof recs->status +
+	    2) + 3 * (RISK__I64LEN + 3) + 8 };
+	const struct risk_record *rec;
+	char *buf, *col[5], *p, num[RISK__I64LEN];
+	const char *pv[5];
+	PGresult *res;
+	int64_t k;
+	int c, i, rows, r = RISK_OK;
+	bool *redo;
+
+	if ((buf = malloc((size_t)(n + 1) * PER)) == NULL ||
+	    (redo = calloc((size_t)n, sizeof *redo)) == NULL) {
+		free(buf);
+		return risk_seterr(err, RISK_ENOMEM, "out of memory");
+	}
+	/* five arrays side by side in buf: ids, statuses, changed_at
+	 * given, fetched_at, the history row's changed_at */
+	p = buf;
+	for (c = 0; c < 5; c++) {
+		col[c] = p;
+		*p++ = '{';
+		for (i = 0; i < n; i++) {
+			rec = &recs[i];
+			if (i > 0)
+				*p++ = ',';
+			if (c == 0)
+				p = element(p, rec->id);
+			else if (c == 1)
+				p = element(p, rec->found ? rec->status :
+				    NULL);
+			else if (c == 2)
+				p = element(p, rec->found &&
+				    rec->changed_at > 0 ? risk__pg_i64s(num,
+				    rec->changed_at) : NULL);
+			else if (c == 3)
+				p = element(p, risk__pg_i64s(num,
+				    rec->fetched_at));
+			else
+				p = element(p, risk__pg_i64s(num, rec->found &&
+				    rec->changed_at > 0 ? rec->changed_at :
+				    rec->fetched_at / 1000));
+		}
+		*p++ = '}';
+		*p++ = '\0';
+		pv[c] = col[c];
+	}
+	for (i = 0; i < n; i++)
+		stored[i] = false;
+	r = risk__pg_run(db, sql_put_many, 5, pv, &res, NULL, err);
+	free(buf);
+	if (r == RISK_OK) {
+		rows = risk__pg_ntuples(res);
+		for (i = 0; i < rows; i++) {
+			k = risk__pg_i64(res, i, 0) - 1;
+			if (k < 0 || k >= n)
+				continue;
+			stored[k] = risk__pg_bool(res, i, 1);
+			redo[k] = !stored[k];
+		}
+		risk__pg_clear(res);
+	}
+	/* records removed while we stored: as a put would, one by one */
+	for (i = 0; i < n && r == RISK_OK; i++)
+		if (redo[i])
+			r = put(db, &recs[i], &stored[i], err);
+	free(redo);
+	return r;
+}
+
+int
+risk__pg_record_put_many(struct risk_db *db, const struct risk_record *recs,
+    int n, bool *stored, char *err)
+{
+	struct risk_idset *seen = NULL;
+	char key[RISK__I64LEN];
+	const char *pv[1];
+	bool own = !db->txn;
+	int i, j, r;
+
+	if (n == 0)
+		return RISK_OK;
+	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+		return r;
+	pv[0] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
+	r = risk__pg_run(db, sql_lock, 1, pv, NULL, NULL, err);
+	/* chunks of different IDs: a company twice goes in the next one,
+	 * after its first record is stored */
+	for (i = 0; r == RISK_OK && i < n; i = j) {
+		risk_idset_free(seen);
+		if ((r = risk_idset_new(&seen, err)) != RISK_OK)
+			break;
+		for (j = i; j < n && !risk_idset_has(seen, recs[j].id); j++)
+			if ((r = risk_idset_add(seen, recs[j].id, err)) !=
+			    RISK_OK)
+				break;
+		if (r == RISK_OK)
+			r = put_chunk(db, recs + i, j - i, stored + i, err);
+	}
+	risk_idset_free(seen);
+	if (own) {
+		if (r == RISK_OK)
+			r = risk_db_commit(db, err);
+		else
+			risk_db_rollback(db);
+	}
 	return r;
 }
 

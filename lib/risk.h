@@ -194,6 +194,15 @@ int risk_record_get_many(struct risk_db *db, const char *const *ids,
  */
 int risk_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err);
+/*
+ * Store n (at most RISK_PUT_MANY) fetch results as risk_record_put would,
+ * one after the other, in one transaction (the caller's, or its own):
+ * stored[i] for each.  A server takes them in a few statements
+ * (risk-load); a file, one put each.
+ */
+#define RISK_PUT_MANY 1000
+int risk_record_put_many(struct risk_db *db, const struct risk_record *recs,
+    int n, bool *stored, char *err);
 typedef int (*risk_record_fn)(const struct risk_record *rec, void *arg);
 /* Every record in ID order. */
 int risk_record_each(struct risk_db *db, risk_record_fn fn, void *arg,

@@ -156,19 +156,58 @@ risk_record_get_many(struct risk_db *db, const char *const *ids, int n,
 	return RISK_OK;
 }
 
+/* RISK_OK if rec's ID is valid, else RISK_EINVAL saying so. */
+static int
+put_id(const struct risk_record *rec, char *err)
+{
+	char shown[RISK_ID_MAX + 1];
+
+	if (risk_id_valid(rec->id, strnlen(rec->id, sizeof rec->id)))
+		return RISK_OK;
+	risk__printable((const unsigned char *)rec->id,
+	    strnlen(rec->id, sizeof rec->id), shown, sizeof shown);
+	return risk_seterr(err, RISK_EINVAL, "%s: invalid company id", shown);
+}
+
 int
 risk_record_put(struct risk_db *db, const struct risk_record *rec,
     bool *stored, char *err)
 {
-	char shown[RISK_ID_MAX + 1];
+	int r;
 
-	if (!risk_id_valid(rec->id, strnlen(rec->id, sizeof rec->id))) {
-		risk__printable((const unsigned char *)rec->id,
-		    strnlen(rec->id, sizeof rec->id), shown, sizeof shown);
-		return risk_seterr(err, RISK_EINVAL, "%s: invalid company id",
-		    shown);
-	}
+	if ((r = put_id(rec, err)) != RISK_OK)
+		return r;
 	return db->ops->record_put(db, rec, stored, err);
+}
+
+int
+risk_record_put_many(struct risk_db *db, const struct risk_record *recs,
+    int n, bool *stored, char *err)
+{
+	bool own;
+	int i, r;
+
+	if (n < 0 || n > RISK_PUT_MANY)
+		return risk_seterr(err, RISK_EINVAL, "%d records at once: at "
+		    "most %d", n, RISK_PUT_MANY);
+	for (i = 0; i < n; i++)
+		if ((r = put_id(&recs[i], err)) != RISK_OK)
+			return r;
+	if (db->ops->record_put_many != NULL)
+		return db->ops->record_put_many(db, recs, n, stored, err);
+	/* one transaction for all, as the engines that batch them do */
+	own = !risk_db_in_txn(db);
+	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+		return r;
+	for (i = 0, r = RISK_OK; i < n && r == RISK_OK; i++)
+		r = db->ops->record_put(db, &recs[i], &stored[i], err);
+	if (own) {
+		if (r == RISK_OK)
+			r = risk_db_commit(db, err);
+		else
+			risk_db_rollback(db);
+	}
+	return r;
 }
 
 int

@@ -37,6 +37,9 @@ struct risk__store {
 	    int n, struct risk_record *recs, bool *found, char *err);
 	int (*record_put)(struct risk_db *db, const struct risk_record *rec,
 	    bool *stored, char *err);
+	/* NULL: record_put for each */
+	int (*record_put_many)(struct risk_db *db,
+	    const struct risk_record *recs, int n, bool *stored, char *err);
 	int (*record_each)(struct risk_db *db, risk_record_fn fn, void *arg,
 	    char *err);
 

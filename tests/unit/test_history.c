@@ -124,6 +124,58 @@ test_record_gone(void **state)
 	risk_db_close(db);
 }
 
+/* Many records at once make the changes the same puts one by one would:
+ * a company twice in a batch, an older fetch, not found. */
+static void
+test_put_many(void **state)
+{
+	struct risk_db *db = fresh();
+	struct risk_record recs[5] = {
+		{ "A", true, "reliable", 0, 1000 },
+		{ "A", true, "indebted", 0, 2000 },
+		{ "B", false, "", 0, 1000 },
+		{ "A", true, "reliable", 0, 1500 },	/* older: kept */
+		{ "C", true, "reliable", 77, 3000 },
+	};
+	struct risk_record r;
+	struct risk_idset *w;
+	struct seen s;
+	int64_t at = 0;
+	char err[RISK_ERRLEN];
+	bool stored[5];
+
+	(void)state;
+	assert_int_equal(risk_record_put_many(db, recs, 5, stored, err),
+	    RISK_OK);
+	assert_true(stored[0] && stored[1] && stored[2] && !stored[3] &&
+	    stored[4]);
+	assert_int_equal(risk_record_get(db, "A", &r, err), RISK_OK);
+	assert_string_equal(r.status, "indebted");
+	assert_int_equal(r.changed_at, 2);
+	assert_int_equal(risk_record_get(db, "C", &r, err), RISK_OK);
+	assert_int_equal(r.changed_at, 77);
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(risk_idset_new(&w, err), RISK_OK);
+	assert_int_equal(risk_idset_add(w, "A", err), RISK_OK);
+	at = 0;
+	s = feed(db, w, &at);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.line[0], "1 A reliable null");
+	assert_string_equal(s.line[1] + 1, " A indebted reliable");
+	risk_idset_free(w);
+	/* again: same statuses, nothing new; an invalid ID stores nothing */
+	assert_int_equal(risk_record_put_many(db, recs, 5, stored, err),
+	    RISK_OK);
+	at = 0;
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 4);
+	snprintf(recs[2].id, sizeof recs[2].id, "x y");
+	assert_int_equal(risk_record_put_many(db, recs, 5, stored, err),
+	    RISK_EINVAL);
+	risk_db_close(db);
+}
+
 static void
 test_purge_keeps_newest_and_seq(void **state)
 {
@@ -270,6 +322,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_what_is_a_change),
 		cmocka_unit_test(test_record_gone),
+		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_purge_keeps_newest_and_seq),
 		cmocka_unit_test(test_watch_lists),
 		cmocka_unit_test(test_totals_in_a_transaction),
