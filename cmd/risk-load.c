@@ -15,8 +15,11 @@
  *   run with everything before it committed.
  * - Storing follows risk_record_put: an older fetch time never overwrites
  *   a newer record, so loading an old dump never rolls the cache back.
- * - Memory is bounded: one line buffer of MAX_LINE bytes; longer lines
- *   are reported and skipped, never split.
+ *   Records go to the store up to RISK_PUT_MANY at a time
+ *   (risk_record_put_many: a few statements on a server, not several
+ *   round trips a line), never across a transaction's end.
+ * - Memory is bounded: one line buffer of MAX_LINE bytes and the records
+ *   not stored yet; longer lines are reported and skipped, never split.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,6 +54,10 @@ struct load {
 	long loaded, older, failed;
 	struct cmd_progress prog;	/* lines read */
 	char *line;		/* MAX_LINE + 1 bytes */
+	/* records mapped, stored together */
+	struct risk_record pend[RISK_PUT_MANY];
+	bool stored[RISK_PUT_MANY];
+	int npend;
 };
 
 static void
@@ -105,6 +112,32 @@ blank(const char *s, size_t n)
 	return true;
 }
 
+/* Store the records mapped so far; 0, or -1 on a database error. */
+static int
+store(struct load *l)
+{
+	char err[RISK_ERRLEN];
+	int i, r, n = l->npend;
+
+	l->npend = 0;
+	if (n == 0)
+		return 0;
+	if (cmd_batch_begin(&l->w) != 0)
+		return -1;
+	if ((r = risk_record_put_many(l->db, l->pend, n, l->stored, err)) !=
+	    RISK_OK)
+		return fatal(l, r, err);
+	for (i = 0; i < n; i++) {
+		if (l->stored[i])
+			l->loaded++;
+		else
+			l->older++;
+		if (cmd_batch_done(&l->w) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* One dump; 0, or -1 when a database error ends the run. */
 static int
 load(struct load *l, FILE *fp, const char *name)
@@ -112,8 +145,7 @@ load(struct load *l, FILE *fp, const char *name)
 	struct risk_record rec;
 	char err[RISK_ERRLEN];
 	long len, lineno = 0;
-	bool nul, stored;
-	int r;
+	bool nul;
 
 	while ((len = next_line(fp, l->line, &nul)) != -1) {
 		lineno++;
@@ -136,18 +168,14 @@ load(struct load *l, FILE *fp, const char *name)
 			continue;
 		}
 		rec.fetched_at = l->fetched_at;
-		if (cmd_batch_begin(&l->w) != 0)
-			return -1;
-		if ((r = risk_record_put(l->db, &rec, &stored, err)) !=
-		    RISK_OK)
-			return fatal(l, r, err);
-		if (stored)
-			l->loaded++;
-		else
-			l->older++;
-		if (cmd_batch_done(&l->w) != 0)
+		l->pend[l->npend++] = rec;
+		/* a transaction still ends every --batch lines */
+		if ((l->npend == RISK_PUT_MANY ||
+		    l->w.pending + l->npend >= l->w.max) && store(l) != 0)
 			return -1;
 	}
+	if (store(l) != 0)
+		return -1;
 	if (ferror(fp)) {
 		cmd_err("%s: %s", name, strerror(errno ? errno : EIO));
 		cmd_worse(&l->status, RISK_EXIT_ERROR);
@@ -159,7 +187,7 @@ int
 main(int argc, char *argv[])
 {
 	struct risk_db_opts dbo = { .busy_ms = -1 };
-	struct load l = { .idkey = "id", .w.max = BATCH };
+	static struct load l = { .idkey = "id", .w.max = BATCH };
 	struct cmd_map mo;
 	char err[RISK_ERRLEN];
 	int64_t sec;
