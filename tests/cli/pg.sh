@@ -83,21 +83,35 @@ standin --latency 100-300 --log "$T/hosts.log"
 seq -f 'H%g' 1 60 >"$T/hosts"
 run risk-enqueue -q $(cat "$T/hosts")
 expect_rc 0
-pids=()
-for i in 1 2 3; do
+# A drainer that holds the cap keeps it (it claims a replacement as it
+# settles), so the first runs out of time early and hands over, with
+# requests still in flight, to two more, all with the same cap.
+hdrain() {	# hdrain N MAXTIME
 	risk-drain -q --source "$SOURCE" --concurrency $cap --lease 60s \
-	    --timeout 5s --max-time 60s --breaker 0 \
-	    >"$T/h$i.out" 2>"$T/h$i.err" &
+	    --timeout 1s --max-time "$2" --breaker 0 \
+	    >"$T/h$1.out" 2>"$T/h$1.err" &
 	pids+=($!)
+}
+pids=()
+hdrain 1 2s
+for _ in $(seq 100); do
+	[ "$(standin_get /_stats | jq .inflight)" -ge 1 ] && break
+	sleep 0.05
 done
+hdrain 2 3s
+hdrain 3 60s
 hrc=""
 for p in "${pids[@]}"; do wait "$p"; hrc="$hrc$?"; done
+runs=$(q "SELECT count(*) FROM drain_run WHERE claimed > 0")
+# what the second drainer left when its time ran out
+run risk-drain -q --source "$SOURCE" --concurrency $cap --timeout 1s \
+    --max-time 30s --breaker 0
+expect_rc 0
 stats=$(standin_get /_stats)
 maxin=$(echo "$stats" | jq .max_inflight)
 twice=$(cut -f 2 "$T/hosts.log" | sort | uniq -d | wc -l)
 ids_load "$T/hosts"
 stored=$(ids_q "SELECT count(*) FROM e.enq JOIN record USING (id) WHERE status IS NOT NULL")
-runs=$(q "SELECT count(*) FROM drain_run WHERE claimed > 0")
 echo "# pg.sh: 3 drainers, cap $cap: $(echo "$stats" | jq .requests) requests," \
     "max in flight $maxin, $stored of 60 stored, $runs runs claimed"
 LAST="3 x risk-drain --concurrency $cap"
@@ -107,7 +121,7 @@ expect "the cap held for all: max in flight $maxin <= $cap" \
     [ "${maxin:-99}" -le $cap ]
 expect "and was reached: the drainers overlapped ($maxin)" \
     [ "${maxin:-0}" -eq $cap ]
-expect "every drainer claimed some ($runs of 3)" [ "$runs" = 3 ]
+expect "the cap passed between drainers ($runs of 3 claimed)" [ "$runs" -ge 2 ]
 expect "no company fetched twice ($twice were)" [ "$twice" = 0 ]
 expect "every company fetched" [ "$(cut -f 2 "$T/hosts.log" | sort -u | wc -l)" = 60 ]
 expect "every company stored ($stored)" [ "$stored" = 60 ]
@@ -339,7 +353,7 @@ if [ -n "${OWN:-}" ] && [ -f "$OWN/port" ] && own_ctl status; then
 	echo '{"id":"R1","status":"indebted"}' >"$T/flip.jsonl"
 	run risk-load --db "$WEB" "$T/flip.jsonl"
 	expect "the web role cannot load a record (exit $rc)" [ "$rc" -ne 0 ]
-	run risk-drain --db "$WEB" --source "$SOURCE" --max-time 5s
+	run risk-drain --db "$WEB" --source "$SOURCE" --timeout 1s --max-time 10s
 	expect "nor drain (exit $rc)" [ "$rc" -ne 0 ]
 	run risk-purge --db "$WEB" --older-than 1s
 	expect "nor purge (exit $rc)" [ "$rc" -ne 0 ]
