@@ -28,29 +28,34 @@
 #define SCAN_FACTOR 16
 
 /*
- * One batch of records: at most $3 rows after the cursor $1 scanned, of
- * them at most $4 older than the cutoff $2 deleted (if still older) and
- * returned in id order (looked up by key: a join would let the planner
- * scan the table).  The first columns say where the scan ended:
- * the last id scanned and how many, the last picked and how many; a
- * batch that deleted nothing is one row of NULLs after them.
+ * One batch of records: of the (at most $3) rows after the cursor $1,
+ * the first $4 older than the cutoff $2, deleted (if still older) and
+ * returned in id order, looked up by key (a join would let the planner
+ * scan the table).  The scan is lazy: it stops at the $4th old row (a
+ * CTE is read in the order it was made, id order here), and only a
+ * batch short of $4 reads the window to its end to know where it ends.
+ * The first columns: how many picked and the last, then (short batches
+ * only) how many scanned and the last; a batch that removed nothing is
+ * one row of NULLs after them.
  */
 #define REC_SCAN \
-    "WITH s AS (SELECT id, status, changed_at, fetched_at FROM record" \
+    "WITH w AS (SELECT id, status, changed_at, fetched_at FROM record" \
     "  WHERE id > $1 ORDER BY id LIMIT $3)," \
-    " m AS (SELECT * FROM s WHERE fetched_at < $2 ORDER BY id LIMIT $4)"
+    " m AS (SELECT * FROM w WHERE fetched_at < $2 LIMIT $4)," \
+    " n AS (SELECT count(*) AS n, max(id) AS last FROM m)"
 #define REC_HEAD \
-    " SELECT (SELECT max(id) FROM s), (SELECT count(*) FROM s)," \
-    " (SELECT max(id) FROM m), (SELECT count(*) FROM m),"
+    " SELECT n.n, n.last," \
+    " CASE WHEN n.n < $4 THEN (SELECT count(*) FROM w) END," \
+    " CASE WHEN n.n < $4 THEN (SELECT max(id) FROM w) END,"
 static const char sql_rec_purge[] = REC_SCAN ","
     " d AS (DELETE FROM record r WHERE r.id = ANY (ARRAY(SELECT id FROM m))"
     "  AND r.fetched_at < $2"
     "  RETURNING r.id, r.status, r.changed_at, r.fetched_at)"
     REC_HEAD " d.id, d.status, d.changed_at, d.fetched_at"
-    " FROM (SELECT 1) one LEFT JOIN d ON true ORDER BY d.id";
+    " FROM n LEFT JOIN d ON true ORDER BY d.id";
 static const char sql_rec_dry[] = REC_SCAN
     REC_HEAD " m.id, m.status, m.changed_at, m.fetched_at"
-    " FROM (SELECT 1) one LEFT JOIN m ON true ORDER BY m.id";
+    " FROM n LEFT JOIN m ON true ORDER BY m.id";
 
 /*
  * One batch of dead letters, by (died_at, id) after the cursor ($2, $3):
@@ -171,17 +176,19 @@ batch_records(struct risk_db *db, const struct risk_purge *p,
 		r = risk__pg_run(db, sql_rec_purge, 4, v, res, NULL, err);
 	if (r != RISK_OK)
 		return r;
-	if (risk__pg_ntuples(*res) < 1)
+	if (risk__pg_ntuples(*res) < 1) {
+		risk__pg_clear(*res);
 		return risk_seterr(err, RISK_EDB, "%s: purge: no answer",
 		    db->pg->name);
-	scanned = risk__pg_i64(*res, 0, 1);
-	picked = risk__pg_i64(*res, 0, 3);
+	}
+	picked = risk__pg_i64(*res, 0, 0);
+	scanned = risk__pg_i64(*res, 0, 2);
 	/* a full batch goes on after its last row, a short one after the
 	 * last row it scanned */
 	if (picked >= max)
-		r = cursor_set(c, risk__pg_get(*res, 0, 2), err);
+		r = cursor_set(c, risk__pg_get(*res, 0, 1), err);
 	else if (scanned > 0)
-		r = cursor_set(c, risk__pg_get(*res, 0, 0), err);
+		r = cursor_set(c, risk__pg_get(*res, 0, 3), err);
 	*more = picked >= max || scanned >= (int64_t)max * SCAN_FACTOR;
 	*col = 4;
 	if (r != RISK_OK)
@@ -210,9 +217,11 @@ batch_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
 		r = risk__pg_run(db, sql_dead_purge, 5, v, res, NULL, err);
 	if (r != RISK_OK)
 		return r;
-	if (risk__pg_ntuples(*res) < 1)
+	if (risk__pg_ntuples(*res) < 1) {
+		risk__pg_clear(*res);
 		return risk_seterr(err, RISK_EDB, "%s: purge: no answer",
 		    db->pg->name);
+	}
 	picked = risk__pg_i64(*res, 0, 0);
 	if (picked > 0) {
 		c->died = risk__pg_i64(*res, 0, 1);
