@@ -56,6 +56,23 @@ load(char *err)
 	return risk__dl_load(&dl, err);
 }
 
+int64_t
+risk__pg_lock(const struct risk_db *db, int64_t which)
+{
+	return which | db->pg->lockmix;
+}
+
+/* 24 bits of FNV-1a of the schema's name, above the lock's own byte */
+static int64_t
+lockmix(const char *schema)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *schema != '\0'; schema++)
+		h = (h ^ (unsigned char)*schema) * 16777619u;
+	return (int64_t)(h & 0xffffff) << 8;
+}
+
 bool
 risk__pg_is_uri(const char *path)
 {
@@ -404,7 +421,7 @@ static int
 prepare_schema(struct risk_db *db, char *err)
 {
 	char sql[160], key[RISK__I64LEN];
-	const char *p[1] = { risk__pg_i64s(key, RISK__PG_LOCK_SCHEMA) };
+	const char *p[1] = { risk__pg_i64s(key, risk__pg_lock(db, RISK__PG_LOCK_SCHEMA)) };
 	int r, v;
 
 	const char *s[1] = { db->pg->schema };
@@ -467,6 +484,7 @@ risk__pg_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 		    "(1 to 32 of A-Z a-z 0-9 _ -)", o->stage);
 	snprintf(pg->schema, sizeof pg->schema, "risk%s%s",
 	    o->stage != NULL ? "_" : "", o->stage != NULL ? o->stage : "");
+	pg->lockmix = lockmix(pg->schema);
 	/* search_path: tables are named unqualified; lock_timeout: a lock
 	 * held too long is "busy", as RISK_LOCK_TIMEOUT says */
 	snprintf(opts, sizeof opts,

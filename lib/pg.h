@@ -27,7 +27,8 @@
 
 #include "internal.h"
 
-/* Keys of pg_advisory_xact_lock (int8), "RISK" in the high half. */
+/* Keys of pg_advisory_xact_lock (int8): "RISK" in the high half, the
+ * lock in the low byte; risk__pg_lock() adds the stage between. */
 #define RISK__PG_LOCK_CLAIM	INT64_C(0x5249534b00000001)
 #define RISK__PG_LOCK_HISTORY	INT64_C(0x5249534b00000002)
 #define RISK__PG_LOCK_SCHEMA	INT64_C(0x5249534b00000003)
@@ -45,10 +46,15 @@ struct risk__pg {
 	PGconn *c;
 	char name[PATH_MAX];	/* the URI, password masked: for messages */
 	char schema[48];	/* "risk" or "risk_STAGE", unquoted */
+	int64_t lockmix;	/* the stage's part of every lock key */
 	int nprep;
 	const char *prep[RISK__PG_PREP];	/* by address */
 	bool prepared[RISK__PG_PREP];	/* seen twice: prepared */
 };
+
+/* The key of lock `which` (RISK__PG_LOCK_*) for db's stage: stages
+ * sharing a database never wait for each other's locks. */
+int64_t risk__pg_lock(const struct risk_db *db, int64_t which);
 
 /* Does path name a PostgreSQL database (a libpq URI or "service=...")? */
 bool risk__pg_is_uri(const char *path);

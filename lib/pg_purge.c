@@ -210,7 +210,7 @@ batch_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
 	v[1] = risk__pg_i64s(b2, c->died);
 	v[2] = c->id;
 	v[3] = risk__pg_i64s(b4, max);
-	v[4] = risk__pg_i64s(b5, RISK__PG_LOCK_PURGE);
+	v[4] = risk__pg_i64s(b5, risk__pg_lock(db, RISK__PG_LOCK_PURGE));
 	if (p->dry_run)
 		r = risk__pg_run(db, sql_dead_dry, 4, v, res, NULL, err);
 	else

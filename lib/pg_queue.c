@@ -247,7 +247,7 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 	risk__pg_i64s(due, due_ms);
 	risk__pg_i64s(now, risk_now_ms());
 	risk__pg_i64s(pr, prio);
-	risk__pg_i64s(key, RISK__PG_LOCK_PURGE);
+	risk__pg_i64s(key, risk__pg_lock(db, RISK__PG_LOCK_PURGE));
 retry:
 	if ((r = risk__pg_run(db, sql_enqueue, 4, p, &res, NULL, err)) !=
 	    RISK_OK)
@@ -354,7 +354,7 @@ claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 
 	if (max <= 0)
 		return RISK_OK;
-	risk__pg_i64s(lock, RISK__PG_LOCK_CLAIM);
+	risk__pg_i64s(lock, risk__pg_lock(db, RISK__PG_LOCK_CLAIM));
 	risk__pg_i64s(now, now_ms);
 	risk__pg_i64s(hi, now_ms + RISK_LEASE_MAX_MS);
 	if ((r = risk__pg_run(db, sql_lock, 3, pl, NULL, NULL, err)) !=

@@ -289,7 +289,7 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	int r;
 
 	pv[0] = rec->id;
-	pv[1] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
+	pv[1] = risk__pg_i64s(key, risk__pg_lock(db, RISK__PG_LOCK_HISTORY));
 	if ((r = risk__pg_run(db, sql_get_lock, 2, pv, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
@@ -460,7 +460,7 @@ risk__pg_record_put_many(struct risk_db *db, const struct risk_record *recs,
 		return RISK_OK;
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
-	pv[0] = risk__pg_i64s(key, RISK__PG_LOCK_HISTORY);
+	pv[0] = risk__pg_i64s(key, risk__pg_lock(db, RISK__PG_LOCK_HISTORY));
 	r = risk__pg_run(db, sql_lock, 1, pv, NULL, NULL, err);
 	/* chunks of different IDs: a company twice goes in the next one,
 	 * after its first record is stored */
