@@ -204,7 +204,8 @@ fail(struct risk_db *db, const PGresult *res, char *err)
 /*
  * A connection that failed: a server that is down or starting is
  * "try again later"; one that answered and refused (a wrong or missing
- * password, no such role or database) needs a person.  libpq gives no
+ * password, no such role or database), or a malformed URI or service,
+ * needs a person.  libpq gives no
  * SQLSTATE for a failed connection: its message is all there is, and
  * the server's part of it is English unless lc_messages says otherwise.
  */
@@ -214,13 +215,24 @@ refused(struct risk_db *db, char *err)
 	static const char *const person[] = {
 	    "password authentication failed", "no password supplied",
 	    "does not exist", "authentication failed",
-	    "no pg_hba.conf entry", "permission denied", "certificate" };
-	const char *m = P.p_PQerrorMessage(db->pg->c);
-	char line[256];
-	size_t i;
+	    "no pg_hba.conf entry", "permission denied", "certificate",
+	    "invalid", "missing", "unterminated quoted string",
+	    "unrecognized", "definition of service" };
+	const char *m = P.p_PQerrorMessage(db->pg->c), *q;
+	char line[256], bare[1024];
+	size_t i, n = 0;
+	bool quoted = false;
 
-	for (i = 0; m != NULL && i < sizeof person / sizeof person[0]; i++)
-		if (strstr(m, person[i]) != NULL) {
+	/* the words of libpq and the server, not the names quoted in them
+	 * (a host called "x.invalid" is not an invalid URI) */
+	for (q = m != NULL ? m : ""; *q != '\0' && n < sizeof bare - 1; q++)
+		if (*q == '"')
+			quoted = !quoted;
+		else if (!quoted)
+			bare[n++] = *q;
+	bare[n] = '\0';
+	for (i = 0; i < sizeof person / sizeof person[0]; i++)
+		if (strstr(bare, person[i]) != NULL) {
 			first_line(strstr(m, "FATAL:  ") != NULL ?
 			    strstr(m, "FATAL:  ") : m, line, sizeof line);
 			return risk_seterr(err, RISK_EDB, "%s: connection "
