@@ -3,8 +3,8 @@
 # invalid ID, a lock timeout names the file that was locked, programs
 # that only read or remove never create a database, and messages count
 # in the singular too.  On PostgreSQL the database is a server's: a
-# lock held by another session names it, and readers and removers given
-# a database without the tables make none.
+# lock held by another session names it, and a database the server does
+# not have stands for a missing file.
 . "$(dirname "$0")/../lib.sh"
 
 risk-enqueue </dev/null		# the database, empty
@@ -35,8 +35,8 @@ expect "the queue holds C1 alone" [ "$(q -r 'select id from queue' | paste -sd,)
 
 # ---- a missing database: readers and removers exit 2, create nothing
 if on_pg; then
-	typo=$(new_db typo)
-	where="^risk-[a-z]+: postgresql://[^ ]*: "
+	typo=$(pg_uri newuser-typo)	# never made
+	where="^risk-[a-z]+: postgresql://[^ ]*/newuser-typo[^ ]*: "
 else
 	typo=$T/typo/risk.db
 	where="^risk-[a-z]+: $T/typo/risk.db: no database yet$"
@@ -48,8 +48,8 @@ for cmd in "risk-get --no-enqueue C1" "risk-get --all" "risk-stat" \
 	expect_err_re "$where"
 done
 if on_pg; then
-	expect "no table made" [ "$(RISK_DB=$typo Q_SCHEMA=public q -r \
-	    "select count(*) from pg_tables where schemaname like 'risk%'")" = 0 ]
+	expect "no database made" [ "$(Q_SCHEMA=public q -r \
+	    "select count(*) from pg_database where datname = 'newuser-typo'")" = 0 ]
 else
 	expect "nothing made" [ ! -e "$T/typo" ]
 fi
