@@ -45,7 +45,7 @@ expect "reasons are one line" [ "$(q "select count(*) from queue where last_erro
 expect "redirect target never fetched" [ "$(grep -c $'\tx\t' "$T/requests.log")" = 0 ]
 expect "fetch log has a row per attempt" [ "$(q 'select count(*) from fetch_log')" = 11 ]
 expect "fetch log outcomes" [ "$(q "select outcome||':'||count(*) from fetch_log group by outcome order by outcome" | paste -sd,)" = "deferred:5,not_found:1,retry:3,stored:2" ]
-expect "drain summary kept" [ "$(q 'select claimed||","||stored||","||not_found||","||retried||","||released from drain_run')" = "11,2,1,3,5" ]
+expect "drain summary kept" [ "$(q "select claimed, stored, not_found, retried, released from drain_run")" = "11|2|1|3|5" ]
 
 # --- fails twice then works; dead letter after max attempts (the
 # company's own failures only; the service's never dead-letter)

@@ -8,10 +8,11 @@ jqtest() { jq -e "$@" >/dev/null; }
 now=$(($(date +%s) * 1000))
 
 run risk-stat
-if on_pg; then	# an empty database gets the schema
-	expect_rc 0
-	expect "the schema made" \
-	    [ "$(q "select count(*) from pg_namespace where nspname = 'risk'")" = 1 ]
+if on_pg; then	# a reader makes no schema (a misspelt RISK_DB shows)
+	expect_rc 2
+	expect_err_re '^risk-stat: postgresql://.*: no risk tables in schema risk$'
+	expect "no schema made" \
+	    [ "$(q "select count(*) from pg_namespace where nspname = 'risk'")" = 0 ]
 else
 	expect_rc 2
 	expect_err_re '^risk-stat: .*risk\.db: no database yet$'
