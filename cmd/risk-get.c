@@ -47,6 +47,16 @@ struct get {
 	int64_t nf_max_age;
 	bool enqueue;
 	struct cmd_batch w;	/* enqueues */
+	struct lookups *ask;	/* IDs read, not answered yet */
+};
+
+/* IDs looked up together: one round trip to a server for all of them. */
+struct lookups {
+	int n;
+	char id[RISK_GET_MANY][RISK_ID_MAX + 1];
+	const char *ids[RISK_GET_MANY];
+	struct risk_record rec[RISK_GET_MANY];
+	bool found[RISK_GET_MANY];
 };
 
 static void
@@ -58,11 +68,14 @@ usage(FILE *fp)
 	    "                [--no-enqueue] [--jq FILTER] [--all | ID ...]\n");
 }
 
+static void answer_all(struct get *g);
+
 static int
 idle(void *arg)
 {
 	struct get *g = arg;
 
+	answer_all(g);
 	cmd_batch_commit(&g->w);
 	fflush(stdout);
 	return 0;
@@ -105,23 +118,20 @@ print(struct get *g, struct risk_view *v)
 	return 0;
 }
 
-static int
-one(const char *id, void *arg)
+/* Answer for id, whose record is rec (NULL: none) or a lookup failed
+ * with r and err. */
+static void
+answer(struct get *g, const char *id, const struct risk_record *rec, int r,
+    const char *err)
 {
-	struct get *g = arg;
-	struct risk_record rec;
 	struct risk_view v = { .id = id, .now_ms = g->now };
-	char err[RISK_ERRLEN];
-	int r;
 
-	r = g->db != NULL ? risk_record_get(g->db, id, &rec, err) :
-	    RISK_ENOTFOUND;
 	if (r == RISK_OK) {
-		v.rec = &rec;
-		v.max_age_ms = rec.found ? g->max_age : g->nf_max_age;
-		if (g->now - rec.fetched_at > v.max_age_ms)
+		v.rec = rec;
+		v.max_age_ms = rec->found ? g->max_age : g->nf_max_age;
+		if (g->now - rec->fetched_at > v.max_age_ms)
 			v.queued = enqueue(g, id, RISK_PRIO_NORMAL);
-		if (!rec.found)
+		if (!rec->found)
 			cmd_worse(&g->status, RISK_EXIT_PARTIAL);
 	} else if (r == RISK_ENOTFOUND) {
 		v.queued = enqueue(g, id, RISK_PRIO_HIGH);
@@ -129,9 +139,48 @@ one(const char *id, void *arg)
 	} else {
 		cmd_err("%s", err);
 		cmd_worse(&g->status, risk_exit_status(r));
-		return 0;
+		return;
 	}
-	return print(g, &v);
+	print(g, &v);
+}
+
+/* Look up the IDs read so far, all at once, and answer each in turn. */
+static void
+answer_all(struct get *g)
+{
+	struct lookups *a = g->ask;
+	char err[RISK_ERRLEN];
+	int i, r = RISK_OK;
+
+	if (a->n == 0)
+		return;
+	if (g->db == NULL)
+		memset(a->found, 0, sizeof a->found[0] * (size_t)a->n);
+	else
+		r = risk_record_get_many(g->db, a->ids, a->n, a->rec,
+		    a->found, err);
+	if (r != RISK_OK) {
+		cmd_err("%s", err);	/* once, not once an ID */
+		cmd_worse(&g->status, risk_exit_status(r));
+	} else {
+		for (i = 0; i < a->n; i++)
+			answer(g, a->ids[i], a->found[i] ? &a->rec[i] : NULL,
+			    a->found[i] ? RISK_OK : RISK_ENOTFOUND, NULL);
+	}
+	a->n = 0;
+}
+
+static int
+one(const char *id, void *arg)
+{
+	struct get *g = arg;
+	struct lookups *a = g->ask;
+
+	snprintf(a->id[a->n], sizeof a->id[a->n], "%s", id);
+	a->ids[a->n] = a->id[a->n];
+	if (++a->n == RISK_GET_MANY)
+		answer_all(g);
+	return 0;
 }
 
 static int
@@ -396,9 +445,16 @@ main(int argc, char *argv[])
 			cmd_err("%s", err);
 			cmd_worse(&g.status, risk_exit_status(r));
 		}
-	} else if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
-		cmd_err("%s", err);
-		cmd_worse(&g.status, RISK_EXIT_ERROR);
+	} else {
+		if ((g.ask = malloc(sizeof *g.ask)) == NULL)
+			cmd_die(RISK_EXIT_ERROR, "out of memory");
+		g.ask->n = 0;
+		if ((r = risk_loop(argc, argv, &loop, err)) < 0) {
+			cmd_err("%s", err);
+			cmd_worse(&g.status, RISK_EXIT_ERROR);
+		}
+		answer_all(&g);
+		free(g.ask);
 	}
 	cmd_batch_commit(&g.w);
 	risk_db_close(g.db);
