@@ -4,7 +4,9 @@
  * The same tables as on SQLite (db.c), in the stage's schema, with
  * bigint epoch times.  Checks hold what the library assumes of every
  * row, so that a role that may add to the queue cannot write a row the
- * drainer would misread.  meta.version counts forward migrations.
+ * drainer would misread.  IDs sort byte by byte (COLLATE "C"), as on
+ * SQLite, whatever the server's locale: walks and dumps come out in one
+ * order on both engines.  meta.version counts forward migrations.
  */
 #ifndef RISK_PG_SCHEMA_H
 #define RISK_PG_SCHEMA_H
@@ -18,12 +20,12 @@ static const char risk__pg_schema[] =
     "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
     "  version integer NOT NULL);"
     "CREATE TABLE IF NOT EXISTS record ("
-    "  id text PRIMARY KEY,"
+    "  id text COLLATE \"C\" PRIMARY KEY,"
     "  status text,"			/* NULL: the service said 404 */
     "  changed_at bigint,"		/* seconds */
     "  fetched_at bigint NOT NULL);"	/* milliseconds */
     "CREATE TABLE IF NOT EXISTS dead ("
-    "  id text PRIMARY KEY,"
+    "  id text COLLATE \"C\" PRIMARY KEY,"
     "  reason text NOT NULL,"
     "  attempts integer NOT NULL,"
     "  redrives integer NOT NULL DEFAULT 0,"
@@ -33,7 +35,7 @@ static const char risk__pg_schema[] =
     "CREATE TABLE IF NOT EXISTS fetch_log ("
     "  seq bigserial PRIMARY KEY,"	/* SQLite's rowid */
     "  at bigint NOT NULL,"
-    "  id text NOT NULL,"
+    "  id text COLLATE \"C\" NOT NULL,"
     "  outcome text NOT NULL,"
     "  http integer,"
     "  ms bigint,"
@@ -66,7 +68,7 @@ static const char risk__pg_schema[] =
     "  rate_ms bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS history ("
     "  seq bigserial PRIMARY KEY,"	/* never reused */
-    "  id text NOT NULL,"
+    "  id text COLLATE \"C\" NOT NULL,"
     "  status text,"
     "  previous text,"
     "  first boolean NOT NULL,"
@@ -80,7 +82,7 @@ static const char risk__pg_schema[] =
     "  n bigint NOT NULL,"
     "  PRIMARY KEY (found, status));"
     "CREATE TABLE IF NOT EXISTS queue ("
-    "  id text PRIMARY KEY CHECK (" RISK__PG_ID_CHECK "),"
+    "  id text COLLATE \"C\" PRIMARY KEY CHECK (" RISK__PG_ID_CHECK "),"
     "  due bigint NOT NULL,"
     "  token bigint,"			/* lease holder; NULL when free */
     "  attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
