@@ -41,22 +41,33 @@
 #define STR(x) STR_(x)
 #define STR_(x) #x
 
+/*
+ * An enqueue never waits for a queue row another transaction holds (a
+ * drainer settling it, another enqueue): it leaves that row alone, as a
+ * leased entry is left alone.  Waiting could deadlock a batch of
+ * enqueues (risk-get, risk-enqueue) with a drainer settling a batch of
+ * answers in another order; the row is on the queue either way.  Only
+ * an INSERT racing another's uncommitted INSERT of the same company
+ * waits.
+ */
 static const char sql_enqueue[] =
-    "WITH up AS ("
-    " INSERT INTO queue AS q (id, due, enqueued_at, priority)"
-    " SELECT $1::text, $2::bigint, $3::bigint, $4::smallint"
-    " WHERE NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)"
-    "  OR EXISTS (SELECT 1 FROM queue WHERE id = $1::text)"
-    " ON CONFLICT (id) DO UPDATE SET"
-    "  priority = greatest(q.priority, excluded.priority),"
+    "WITH cur AS (SELECT id FROM queue WHERE id = $1::text"
+    "  FOR UPDATE SKIP LOCKED),"
+    " up AS (UPDATE queue AS q SET"
+    "  priority = greatest(q.priority, $4::smallint),"
     "  due = CASE WHEN q.token IS NULL AND q.attempts = 0"
-    "   THEN least(q.due, excluded.due) ELSE q.due END"
-    " WHERE q.priority < excluded.priority"
-    "  OR (q.token IS NULL AND q.attempts = 0 AND q.due > excluded.due)"
-    " RETURNING q.xmax = 0 AS isnew)"
-    " SELECT (SELECT isnew FROM up),"
-    "  NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)"
-    "  OR EXISTS (SELECT 1 FROM queue WHERE id = $1::text)";
+    "   THEN least(q.due, $2::bigint) ELSE q.due END"
+    "  FROM cur WHERE q.id = cur.id"
+    "  AND (q.priority < $4::smallint"
+    "   OR (q.token IS NULL AND q.attempts = 0 AND q.due > $2::bigint))),"
+    " ins AS (INSERT INTO queue (id, due, enqueued_at, priority)"
+    "  SELECT $1::text, $2::bigint, $3::bigint, $4::smallint"
+    "  WHERE NOT EXISTS (SELECT 1 FROM queue WHERE id = $1::text)"
+    "   AND NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)"
+    "  ON CONFLICT (id) DO NOTHING RETURNING true AS isnew)"
+    " SELECT (SELECT isnew FROM ins),"
+    "  EXISTS (SELECT 1 FROM queue WHERE id = $1::text)"
+    "  OR NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)";
 /* A purge of dead letters that is under way ends first (pg.h); the
  * lock is let go at once (a target list goes left to right). */
 static const char sql_purge_wait[] =
@@ -257,8 +268,8 @@ retry:
 		return risk_seterr(err, RISK_EDB, "%s: enqueue: no answer",
 		    db->pg->name);
 	}
-	/* A row from the INSERT: added or changed.  None, yet allowed: it
-	 * was there with nothing to change.  Not allowed: a dead letter. */
+	/* A row from the INSERT: added.  None, yet allowed: it was there
+	 * (changed or not).  Not allowed: a dead letter. */
 	*isnew = risk__pg_get(res, 0, 0) != NULL && risk__pg_bool(res, 0, 0);
 	*queued = risk__pg_get(res, 0, 0) != NULL || risk__pg_bool(res, 0, 1);
 	risk__pg_clear(res);

@@ -548,6 +548,49 @@ test_processes_share(void **state)
 	done(db);
 }
 
+/*
+ * An enqueue never waits for a row another transaction holds: a drainer
+ * settling a batch (here: an ack not yet committed) and a batch of
+ * enqueues naming the same companies in another order would deadlock.
+ * The row is left alone, and still counts as queued.
+ */
+static void
+test_enqueue_passes_held_row(void **state)
+{
+	struct risk_db *a = fresh(), *b;
+	struct risk_db_opts o = { .busy_ms = 300 };
+	struct risk_entry e[2];
+	char err[RISK_ERRLEN];
+	bool isnew, queued;
+	int64_t t0;
+
+	(void)state;
+	enq(a, "H1", 1000, true, true);
+	enq(a, "H2", 1000, true, true);
+	assert_int_equal(claimx(a, 2000, 2, 0, 5, e), 2);
+	o.path = getenv("RISK_TEST_PG_URI");
+	o.stage = stage;
+	if (risk_db_open(&b, &o, err) != RISK_OK)
+		fail_msg("open: %s", err);
+	/* a holds H1's row: its ack is not committed */
+	assert_int_equal(risk_db_begin(a, err), RISK_OK);
+	assert_int_equal(risk_ack(a, &e[0], err), RISK_OK);
+	t0 = risk_mono_ms();
+	assert_int_equal(risk_db_begin(b, err), RISK_OK);
+	if (risk_enqueue_prio(b, e[0].id, 1000, RISK_PRIO_HIGH, &isnew,
+	    &queued, err) != RISK_OK)
+		fail_msg("enqueue of a held row: %s", err);
+	assert_false(isnew);
+	assert_true(queued);
+	/* and one no one holds is changed as ever */
+	enqp(b, e[1].id, 1000, RISK_PRIO_HIGH, false, true);
+	assert_int_equal(risk_db_commit(b, err), RISK_OK);
+	assert_true(risk_mono_ms() - t0 < 300);	/* never waited */
+	assert_int_equal(risk_db_commit(a, err), RISK_OK);
+	risk_db_close(b);
+	done(a);
+}
+
 int
 main(void)
 {
@@ -562,6 +605,7 @@ main(void)
 		cmocka_unit_test(test_dead_each_pages),
 		cmocka_unit_test(test_hostile_rows),
 		cmocka_unit_test(test_processes_share),
+		cmocka_unit_test(test_enqueue_passes_held_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
