@@ -311,20 +311,6 @@ risk_db_opts_env(struct risk_db_opts *o, char *err)
 	return RISK_OK;
 }
 
-bool
-risk__stage_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_'))
-			return false;
-	return i > 0 && i <= 32;
-}
-
 /* path with "-stage" before its extension: risk.db -> risk-dev.db */
 static int
 staged(const char *path, const char *stage, char *out, size_t outsz)
@@ -559,10 +545,10 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 		db->version = ver;
 	if (app == APP_ID_MAIN && ver == want)
 		return RISK_OK;		/* the fast, common path */
-	if ((r = risk_db_begin_read(db, err)) != RISK_OK)
+	if ((r = risk__sq_db_begin_read(db, err)) != RISK_OK)
 		return r;
 	r = read_header(db, schema, &app, &ver, &nobj, what, err);
-	risk_db_rollback(db);		/* ends the read snapshot */
+	risk__sq_db_rollback(db);		/* ends the read snapshot */
 	if (r != RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
 		return r;
 	if (withmain)
@@ -587,7 +573,7 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	    RISK_OK || (r = judge(app, ver, nobj, what, err)) != RISK_OK)
 		goto fail;
 	if (app == APP_ID_MAIN && ver >= want) {
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 		if (withmain)
 			db->version = ver;
 		return RISK_OK;
@@ -623,11 +609,11 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	    schema, APP_ID_MAIN, schema, want);
 	if ((r = exec(db, sql, err, what)) != RISK_OK)
 		goto fail;
-	if ((r = risk_db_commit(db, err)) == RISK_OK && withmain)
+	if ((r = risk__sq_db_commit(db, err)) == RISK_OK && withmain)
 		db->version = want;
 	return r;
 fail:
-	risk_db_rollback(db);
+	risk__sq_db_rollback(db);
 	/* A user who may not write it (the web user's records, risk(7))
 	 * reads an older schema as it is until a writer upgrades it. */
 	if (r == RISK_ERDONLY && app == APP_ID_MAIN && ver > 0)
@@ -1045,7 +1031,7 @@ risk__sq_db_settle(struct risk_db *db)
 	while ((st = sqlite3_next_stmt(db->h, st)) != NULL)
 		if (sqlite3_stmt_busy(st))
 			sqlite3_reset(st);
-	risk_db_rollback(db);
+	risk__sq_db_rollback(db);
 }
 
 bool
@@ -1106,7 +1092,7 @@ risk__sq_db_begin(struct risk_db *db, char *err)
 	    (sqlite3_db_readonly(db->h, "q") != 1 &&
 	    (r = exec(db, "DELETE FROM q.queue WHERE 0", err, db->qpath)) !=
 	    RISK_OK))
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 	return r;
 }
 
@@ -1128,7 +1114,7 @@ risk__sq_db_commit(struct risk_db *db, char *err)
 		r = step(db, S_COMMIT, "COMMIT", err, db->path);
 
 	if (r != RISK_OK)
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 	db->txn = false;
 	return r;
 }
@@ -1156,44 +1142,3 @@ risk__sq_db_bulk(struct risk_db *db, char *err)
 {
 	return exec(db, "PRAGMA cache_size=-65536", err, db->path);
 }
-
-const struct risk__store risk__sqlite_store = {
-	.engine = "sqlite",
-	.close = risk__sq_db_close,
-	.begin = risk__sq_db_begin,
-	.begin_read = risk__sq_db_begin_read,
-	.commit = risk__sq_db_commit,
-	.rollback = risk__sq_db_rollback,
-	.settle = risk__sq_db_settle,
-	.replaced = risk__sq_db_replaced,
-	.exec = risk__sq_db_exec,
-	.bulk = risk__sq_db_bulk,
-	.record_get = risk__sq_record_get,
-	.record_put = risk__sq_record_put,
-	.record_each = risk__sq_record_each,
-	.history_each = risk__sq_history_each,
-	.history_last = risk__sq_history_last,
-	.history_stat = risk__sq_history_stat,
-	.purge_history = risk__sq_purge_history,
-	.enqueue_prio = risk__sq_enqueue_prio,
-	.queue_next_due = risk__sq_queue_next_due,
-	.queue_leased = risk__sq_queue_leased,
-	.claim = risk__sq_claim,
-	.ack = risk__sq_ack,
-	.defer = risk__sq_defer,
-	.release = risk__sq_release,
-	.fail = risk__sq_fail,
-	.dead_each = risk__sq_dead_each,
-	.dead_get = risk__sq_dead_get,
-	.redrive = risk__sq_redrive,
-	.log_put = risk__sq_log_put,
-	.run_put = risk__sq_run_put,
-	.log_each = risk__sq_log_each,
-	.stat_get = risk__sq_stat_get,
-	.source_get = risk__sq_source_get,
-	.source_put = risk__sq_source_put,
-	.purge_records = risk__sq_purge_records,
-	.purge_dead = risk__sq_purge_dead,
-	.purge_log = risk__sq_purge_log,
-	.vacuum = risk__sq_vacuum,
-};

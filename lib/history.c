@@ -302,7 +302,7 @@ risk__sq_history_each(struct risk_db *db, const struct risk_idset *watch,
 	if ((r = have(db, err)) != RISK_OK)
 		return r;
 	if (watch != NULL && risk_idset_count(watch) <= SHORT_WATCH) {
-		if ((r = risk_history_last(db, &upto, err)) != RISK_OK)
+		if ((r = risk__sq_history_last(db, &upto, err)) != RISK_OK)
 			return r;
 		if (upto <= *seq)
 			return RISK_OK;
@@ -367,7 +367,7 @@ risk__sq_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
 
 	*n = 0;
 	if ((r = have(db, err)) != RISK_OK ||
-	    (r = risk_history_last(db, &top, err)) != RISK_OK)
+	    (r = risk__sq_history_last(db, &top, err)) != RISK_OK)
 		return r;
 	/* a window of seq numbers per statement, one implicit transaction
 	 * each: at most a batch of rows deleted while the lock is held */

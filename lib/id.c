@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "risk.h"
+#include "internal.h"
 
 static bool
 idchar(unsigned char c)
@@ -97,4 +97,19 @@ risk_urldecode(char *s)
 	}
 	*w = '\0';
 	return true;
+}
+
+/* A stage's name (--stage): a file name's part or a schema's. */
+bool
+risk__stage_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '_'))
+			return false;
+	return i > 0 && i <= 32;
 }

@@ -132,7 +132,7 @@ sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
  * the queue), never a company: a locked, read-only or broken database is
  * a fact about a file. */
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
-/* db.c: 1 to 32 of A-Z a-z 0-9 _ - */
+/* id.c: a stage name, 1 to 32 of A-Z a-z 0-9 _ - */
 bool risk__stage_valid(const char *s);
 /* The file that holds the queue: the queue file, or the main one. */
 #define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)

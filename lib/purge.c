@@ -83,10 +83,10 @@ end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
 	if (p->dry_run)
 		return stop;
 	if (stop != 0) {
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 		return stop;
 	}
-	return risk_db_commit(db, err);
+	return risk__sq_db_commit(db, err);
 }
 
 /* Where a walk stands: records go by id, dead letters by (died_at, id). */
@@ -223,7 +223,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 	if ((rows = calloc((size_t)max, kd->size)) == NULL)
 		return risk_seterr(err, RISK_ENOMEM, "out of memory");
 	do {
-		if (!p->dry_run && (r = risk_db_begin(db, err)) != RISK_OK)
+		if (!p->dry_run && (r = risk__sq_db_begin(db, err)) != RISK_OK)
 			break;
 		if ((r = kd->scan(db, p, &c, rows, max, &k, &more, err)) !=
 		    RISK_OK)
@@ -249,7 +249,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 	return r;
 fail:
 	if (!p->dry_run)
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 	free(rows);
 	return r;
 }

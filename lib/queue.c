@@ -431,7 +431,7 @@ risk__sq_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms, int max,
 			return r;
 	}
 	if (cap > 0) {
-		if ((r = risk_queue_leased(db, now_ms, &leased, err)) !=
+		if ((r = risk__sq_queue_leased(db, now_ms, &leased, err)) !=
 		    RISK_OK)
 			return r;
 		if (max > cap - leased)
@@ -674,9 +674,9 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 	bool there;
 	int r, rc;
 
-	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+	if (own && (r = risk__sq_db_begin(db, err)) != RISK_OK)
 		return r;
-	if ((r = risk_dead_get(db, id, &d, err)) != RISK_OK)
+	if ((r = risk__sq_dead_get(db, id, &d, err)) != RISK_OK)
 		goto fail;
 	if (max_redrives >= 0 && d.redrives >= max_redrives) {
 		r = risk_seterr(err, RISK_EFULL,
@@ -700,9 +700,9 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 	 * before the dead letter goes.  Until it goes, a claim drops the
 	 * entry; so the dead letter goes only if the entry is still there. */
 	if (own && db->split) {
-		if ((r = risk_db_commit(db, err)) != RISK_OK)
+		if ((r = risk__sq_db_commit(db, err)) != RISK_OK)
 			return r;
-		if ((r = risk_db_begin(db, err)) != RISK_OK)
+		if ((r = risk__sq_db_begin(db, err)) != RISK_OK)
 			return r;
 		if ((st = risk__qstmt(db, S_QUEUE_HAS, sql_has, err)) ==
 		    NULL) {
@@ -731,10 +731,10 @@ redrive1(struct risk_db *db, const char *id, int64_t now_ms,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if ((r = done1(db, st, err, db->path, id)) != RISK_OK)
 		goto fail;
-	return own ? risk_db_commit(db, err) : RISK_OK;
+	return own ? risk__sq_db_commit(db, err) : RISK_OK;
 fail:
 	if (own)
-		risk_db_rollback(db);
+		risk__sq_db_rollback(db);
 	return r;
 }
 

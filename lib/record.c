@@ -79,7 +79,7 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	bool same;
 	int rc, had;
 
-	if ((had = risk_record_get(db, rec->id, &old, err)) != RISK_OK &&
+	if ((had = risk__sq_record_get(db, rec->id, &old, err)) != RISK_OK &&
 	    had != RISK_ENOTFOUND)
 		return had;
 	if (had == RISK_OK && old.fetched_at > rec->fetched_at) {
@@ -116,14 +116,14 @@ risk__sq_record_put(struct risk_db *db, const struct risk_record *rec,
 	int r;
 
 	/* record and history commit together, or neither does */
-	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
+	if (own && (r = risk__sq_db_begin(db, err)) != RISK_OK)
 		return r;
 	r = put(db, rec, &done, err);
 	if (own) {
 		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
+			r = risk__sq_db_commit(db, err);
 		else
-			risk_db_rollback(db);
+			risk__sq_db_rollback(db);
 	}
 	if (r == RISK_OK && stored != NULL)
 		*stored = done;

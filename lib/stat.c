@@ -71,7 +71,7 @@ source(struct risk_db *db, const struct risk_stat_opts *o,
 	int r, rc;
 	enum risk_fail_class c;
 
-	if ((r = risk_source_get(db, &s->source, err)) != RISK_OK)
+	if ((r = risk__sq_source_get(db, &s->source, err)) != RISK_OK)
 		return r;
 	if ((st = risk__stmt(db, S_STAT_CLASS, sql_class, err)) == NULL)
 		return RISK_EDB;
@@ -106,7 +106,7 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 	s->due = (long)v[0];
 	s->oldest_due_ms = s->due > 0 && o->now_ms > v[1] ? o->now_ms - v[1] :
 	    0;
-	if ((r = risk_queue_leased(db, o->now_ms, &leased, err)) != RISK_OK)
+	if ((r = risk__sq_queue_leased(db, o->now_ms, &leased, err)) != RISK_OK)
 		return r;
 	s->leased = leased;
 	s->delayed -= s->due + s->leased;
@@ -149,7 +149,7 @@ figures(struct risk_db *db, const struct risk_stat_opts *o,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, db->path);
 
-	if ((r = risk_history_stat(db, o->now_ms, &s->history, err)) !=
+	if ((r = risk__sq_history_stat(db, o->now_ms, &s->history, err)) !=
 	    RISK_OK)
 		return r;
 
@@ -179,14 +179,14 @@ risk__sq_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
 	int r;
 
 	memset(s, 0, sizeof *s);
-	if (own && (r = risk_db_begin_read(db, err)) != RISK_OK)
+	if (own && (r = risk__sq_db_begin_read(db, err)) != RISK_OK)
 		return r;
 	r = figures(db, o, s, err);
 	if (own) {
 		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
+			r = risk__sq_db_commit(db, err);
 		else
-			risk_db_rollback(db);
+			risk__sq_db_rollback(db);
 	}
 	return r;
 }

@@ -5,8 +5,9 @@
  * Everything that touches a table goes through one of these: the
  * public functions of the same names (store.c) only pass the call to the
  * engine the database was opened on.  Two engines implement it:
- * - SQLite (db.c, record.c, history.c, queue.c, source.c, log.c, stat.c,
- *   purge.c), one file or two on this machine, the default;
+ * - SQLite (sqlite.c, db.c, record.c, history.c, queue.c, source.c,
+ *   log.c, stat.c, purge.c, vfs.c), one file or two on this machine,
+ *   the default;
  * - PostgreSQL (pg.c and pg_*.c), a server shared by many machines,
  *   chosen by a --db that is a libpq connection URI.
  * What is above the seam (backoff, the breaker's policy, classification,
