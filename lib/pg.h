@@ -39,6 +39,8 @@
  * the risk-enqueue it is piped to (on SQLite, the write lock does it).
  */
 #define RISK__PG_LOCK_PURGE	INT64_C(0x5249534b00000004)
+/* Transactions that add to the queue take turns (pg_queue.c). */
+#define RISK__PG_LOCK_ENQUEUE	INT64_C(0x5249534b00000005)
 
 #define RISK__PG_PREP 96	/* statements prepared per connection */
 

@@ -48,10 +48,14 @@
  * enqueues (risk-get, risk-enqueue) with a drainer settling a batch of
  * answers in another order; the row is on the queue either way.  Only
  * an INSERT racing another's uncommitted INSERT of the same company
- * waits.
+ * waits, and two batches of enqueues would deadlock there in turn (A
+ * then B against B then A): so enqueueing transactions take turns, on
+ * RISK__PG_LOCK_ENQUEUE, held to their commit.  Drainers never insert
+ * a queue row, so they never wait for it.
  */
 static const char sql_enqueue[] =
-    "WITH cur AS (SELECT id FROM queue WHERE id = $1::text"
+    "WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock($5::bigint)),"
+    " cur AS (SELECT id FROM queue WHERE id = $1::text"
     "  FOR UPDATE SKIP LOCKED),"
     " up AS (UPDATE queue AS q SET"
     "  priority = greatest(q.priority, $4::smallint),"
@@ -62,7 +66,8 @@ static const char sql_enqueue[] =
     "   OR (q.token IS NULL AND q.attempts = 0 AND q.due > $2::bigint))),"
     " ins AS (INSERT INTO queue (id, due, enqueued_at, priority)"
     "  SELECT $1::text, $2::bigint, $3::bigint, $4::smallint"
-    "  WHERE NOT EXISTS (SELECT 1 FROM queue WHERE id = $1::text)"
+    "  WHERE EXISTS (SELECT 1 FROM lk)"
+    "   AND NOT EXISTS (SELECT 1 FROM queue WHERE id = $1::text)"
     "   AND NOT EXISTS (SELECT 1 FROM dead WHERE id = $1::text)"
     "  ON CONFLICT (id) DO NOTHING RETURNING true AS isnew)"
     " SELECT (SELECT isnew FROM ins),"
@@ -248,7 +253,8 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 {
 	char due[RISK__I64LEN], now[RISK__I64LEN], pr[RISK__I64LEN];
 	char key[RISK__I64LEN];
-	const char *p[] = { id, due, now, pr }, *k[] = { key };
+	char lock[RISK__I64LEN];
+	const char *p[] = { id, due, now, pr, lock }, *k[] = { key };
 	PGresult *res;
 	int r, again = 1;
 
@@ -259,8 +265,9 @@ risk__pg_enqueue_prio(struct risk_db *db, const char *id, int64_t due_ms,
 	risk__pg_i64s(now, risk_now_ms());
 	risk__pg_i64s(pr, prio);
 	risk__pg_i64s(key, risk__pg_lock(db, RISK__PG_LOCK_PURGE));
+	risk__pg_i64s(lock, risk__pg_lock(db, RISK__PG_LOCK_ENQUEUE));
 retry:
-	if ((r = risk__pg_run(db, sql_enqueue, 4, p, &res, NULL, err)) !=
+	if ((r = risk__pg_run(db, sql_enqueue, 5, p, &res, NULL, err)) !=
 	    RISK_OK)
 		return r;
 	if (risk__pg_ntuples(res) != 1) {
