@@ -432,7 +432,8 @@ deadrow(const struct risk_dead *d, void *arg)
 int
 main(int argc, char *argv[])
 {
-	struct risk_db_opts dbo = { .busy_ms = -1, .readonly = true };
+	struct risk_db_opts dbo = { .busy_ms = -1, .readonly = true,
+	    .make_schema = true };
 	struct risk_stat_opts so = { .max_age_ms = HOUR,
 	    .nf_max_age_ms = 15 * 60 * 1000, .window_ms = HOUR };
 	struct risk_stat s;

@@ -517,7 +517,7 @@ risk__pg_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 	P.p_PQsetNoticeProcessor(pg->c, quiet, NULL);
 	if ((r = version(db, &v, false, err)) != RISK_OK)
 		return r;
-	if (v == 0 && (db->readonly || db->nocreate))
+	if (v == 0 && (db->readonly || db->nocreate) && !o->make_schema)
 		return risk_seterr(err, RISK_ENOTFOUND,
 		    "%s: no risk tables in schema %s", pg->name, pg->schema);
 	if (v < RISK__PG_VERSION && (r = prepare_schema(db, err)) != RISK_OK)

@@ -126,6 +126,9 @@ struct risk_db_opts {
 	const char *stage;	/* --stage or RISK_STAGE */
 	bool readonly;		/* never write (risk-get --no-enqueue) */
 	bool nocreate;		/* may write, never create (risk-purge) */
+	bool make_schema;	/* PostgreSQL: make or migrate the tables of
+				   an empty database even when read-only
+				   (risk-stat, an operator's first look) */
 	int64_t busy_ms;	/* wait for a lock this long; <0 default */
 };
 

@@ -8,11 +8,14 @@ jqtest() { jq -e "$@" >/dev/null; }
 now=$(($(date +%s) * 1000))
 
 run risk-stat
-if on_pg; then	# a reader makes no schema (a misspelt RISK_DB shows)
-	expect_rc 2
-	expect_err_re '^risk-stat: postgresql://.*: no risk tables in schema risk$'
-	expect "no schema made" \
-	    [ "$(q "select count(*) from pg_namespace where nspname = 'risk'")" = 0 ]
+if on_pg; then	# an empty database: the operator's first look makes it
+	expect_rc 0
+	expect "the schema made" \
+	    [ "$(q "select count(*) from pg_namespace where nspname = 'risk'")" = 1 ]
+	expect "and its tables" [ "$(q "select version from risk.meta")" -ge 1 ]
+	run risk-stat --db "${RISK_DB%%\?*}_nosuch${RISK_DB#"${RISK_DB%%\?*}"}"
+	expect_rc 2	# a database the server does not have stays an error
+	expect_err_re 'connection rejected: .*does not exist'
 else
 	expect_rc 2
 	expect_err_re '^risk-stat: .*risk\.db: no database yet$'
