@@ -335,13 +335,21 @@ risk__sq_path(const struct risk_db_opts *o, char *out, size_t outsz,
     char *err)
 {
 	char def[PATH_MAX];
-	const char *base, *home;
+	const char *base, *home, *sep;
 	int n;
 
 	if (o->stage != NULL && !risk__stage_valid(o->stage))
 		return risk_seterr(err, RISK_EINVAL,
 		    "%s: invalid stage name (1 to 32 of A-Z a-z 0-9 _ -)",
 		    o->stage);
+	/* a URI of a scheme we do not know (postgresq://) is a typo, not
+	 * a folder named "postgresq:" to make */
+	if (o->path != NULL && (sep = strstr(o->path, "://")) != NULL) {
+		risk__printable((const unsigned char *)o->path,
+		    (size_t)(sep - o->path) + 3, def, 64);
+		return risk_seterr(err, RISK_EINVAL, "%s...: not a database "
+		    "risk knows (a file, or postgresql://...)", def);
+	}
 	if (o->path != NULL) {
 		base = o->path;
 	} else {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -56,12 +57,28 @@ test_is_uri(void **state)
 	assert_false(risk__pg_is_uri("./service=x.db"));
 }
 
+static void
+test_unknown_scheme(void **state)
+{
+	struct risk_db_opts o = { .path = "postgresq://u:pw@h/d" };
+	struct risk_db *db;
+	char err[RISK_ERRLEN], path[256];
+
+	(void)state;
+	assert_int_equal(risk_db_path(&o, path, sizeof path, err),
+	    RISK_EINVAL);
+	assert_null(strstr(err, "pw"));		/* nothing past the user */
+	assert_int_equal(risk_db_open(&db, &o, err), RISK_EINVAL);
+	assert_int_equal(access("postgresq:", F_OK), -1);	/* nothing made */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_is_uri),
+		cmocka_unit_test(test_unknown_scheme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
