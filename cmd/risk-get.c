@@ -118,28 +118,22 @@ print(struct get *g, struct risk_view *v)
 	return 0;
 }
 
-/* Answer for id, whose record is rec (NULL: none) or a lookup failed
- * with r and err. */
+/* Answer for id, whose record is rec (NULL: none cached). */
 static void
-answer(struct get *g, const char *id, const struct risk_record *rec, int r,
-    const char *err)
+answer(struct get *g, const char *id, const struct risk_record *rec)
 {
 	struct risk_view v = { .id = id, .now_ms = g->now };
 
-	if (r == RISK_OK) {
+	if (rec != NULL) {
 		v.rec = rec;
 		v.max_age_ms = rec->found ? g->max_age : g->nf_max_age;
 		if (g->now - rec->fetched_at > v.max_age_ms)
 			v.queued = enqueue(g, id, RISK_PRIO_NORMAL);
 		if (!rec->found)
 			cmd_worse(&g->status, RISK_EXIT_PARTIAL);
-	} else if (r == RISK_ENOTFOUND) {
+	} else {
 		v.queued = enqueue(g, id, RISK_PRIO_HIGH);
 		cmd_worse(&g->status, RISK_EXIT_PARTIAL);
-	} else {
-		cmd_err("%s", err);
-		cmd_worse(&g->status, risk_exit_status(r));
-		return;
 	}
 	print(g, &v);
 }
@@ -164,8 +158,7 @@ answer_all(struct get *g)
 		cmd_worse(&g->status, risk_exit_status(r));
 	} else {
 		for (i = 0; i < a->n; i++)
-			answer(g, a->ids[i], a->found[i] ? &a->rec[i] : NULL,
-			    a->found[i] ? RISK_OK : RISK_ENOTFOUND, NULL);
+			answer(g, a->ids[i], a->found[i] ? &a->rec[i] : NULL);
 	}
 	a->n = 0;
 }

@@ -21,7 +21,7 @@ FUZZ_REPLAY  := $(FUZZ_TARGETS:%=fuzz/build/replay-%)
 fuzz/build/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) \
-	    -fsanitize=fuzzer-no-link $(SQLITE_CFLAGS) -c -o $@ $<
+	    -fsanitize=fuzzer-no-link $(SQLITE_CFLAGS) $(PQ_CFLAGS) -c -o $@ $<
 
 fuzz/build/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer \
