@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "risk.h"
+#include "store.h"
 
 /* Prepared statements, made on first use and kept for the connection. */
 enum risk_stmt {
@@ -134,6 +135,22 @@ sqlite3_stmt *risk__qstmt(struct risk_db *db, enum risk_stmt s,
 int risk__dberr(struct risk_db *db, int rc, char *err, const char *what);
 /* id.c: a stage name, 1 to 32 of A-Z a-z 0-9 _ - */
 bool risk__stage_valid(const char *s);
+/*
+ * End a transaction that a call began for itself (own; one the caller
+ * began is the caller's to end): commit when r is RISK_OK, else roll
+ * back.  Returns r, or the commit's failure.  Either engine's.
+ */
+static inline int
+risk__txn_end(struct risk_db *db, bool own, int r, char *err)
+{
+	if (!own)
+		return r;
+	if (r == RISK_OK)
+		return db->ops->commit(db, err);
+	db->ops->rollback(db);
+	return r;
+}
+
 /* The file that holds the queue: the queue file, or the main one. */
 #define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)
 

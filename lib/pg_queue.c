@@ -446,14 +446,9 @@ risk__pg_claim(struct risk_db *db, int64_t now_ms, int64_t lease_ms,
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
 	r = claim(db, now_ms, lease_ms, max, cap, max_attempts, out, n, err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
-		else
-			risk_db_rollback(db);
-		if (r != RISK_OK)
-			*n = 0;
-	}
+	r = risk__txn_end(db, own, r, err);
+	if (own && r != RISK_OK)
+		*n = 0;
 	return r;
 }
 
@@ -646,11 +641,5 @@ risk__pg_redrive(struct risk_db *db, const char *id, int64_t now_ms,
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
 	r = redrive(db, id, now_ms, max_redrives, err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
-		else
-			risk_db_rollback(db);
-	}
-	return r;
+	return risk__txn_end(db, own, r, err);
 }

@@ -342,12 +342,7 @@ risk__pg_record_put(struct risk_db *db, const struct risk_record *rec,
 	if (own && (r = risk_db_begin(db, err)) != RISK_OK)
 		return r;
 	r = put(db, rec, &done, err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
-		else
-			risk_db_rollback(db);
-	}
+	r = risk__txn_end(db, own, r, err);
 	if (r == RISK_OK && stored != NULL)
 		*stored = done;
 	return r;
@@ -476,13 +471,7 @@ risk__pg_record_put_many(struct risk_db *db, const struct risk_record *recs,
 			r = put_chunk(db, recs + i, j - i, stored + i, err);
 	}
 	risk_idset_free(seen);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
-		else
-			risk_db_rollback(db);
-	}
-	return r;
+	return risk__txn_end(db, own, r, err);
 }
 
 int

@@ -119,12 +119,7 @@ risk__sq_record_put(struct risk_db *db, const struct risk_record *rec,
 	if (own && (r = risk__sq_db_begin(db, err)) != RISK_OK)
 		return r;
 	r = put(db, rec, &done, err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk__sq_db_commit(db, err);
-		else
-			risk__sq_db_rollback(db);
-	}
+	r = risk__txn_end(db, own, r, err);
 	if (r == RISK_OK && stored != NULL)
 		*stored = done;
 	return r;

@@ -182,13 +182,7 @@ risk__sq_stat_get(struct risk_db *db, const struct risk_stat_opts *o,
 	if (own && (r = risk__sq_db_begin_read(db, err)) != RISK_OK)
 		return r;
 	r = figures(db, o, s, err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk__sq_db_commit(db, err);
-		else
-			risk__sq_db_rollback(db);
-	}
-	return r;
+	return risk__txn_end(db, own, r, err);
 }
 
 int

@@ -201,13 +201,7 @@ risk_record_put_many(struct risk_db *db, const struct risk_record *recs,
 		return r;
 	for (i = 0, r = RISK_OK; i < n && r == RISK_OK; i++)
 		r = db->ops->record_put(db, &recs[i], &stored[i], err);
-	if (own) {
-		if (r == RISK_OK)
-			r = risk_db_commit(db, err);
-		else
-			risk_db_rollback(db);
-	}
-	return r;
+	return risk__txn_end(db, own, r, err);
 }
 
 int
