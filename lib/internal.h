@@ -151,6 +151,14 @@ risk__txn_end(struct risk_db *db, bool own, int r, char *err)
 	return r;
 }
 
+/* v within [lo, hi], as an int: a count or a number of attempts read
+ * from a row that may hold anything.  Either engine's. */
+static inline int
+risk__clamp(int64_t v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
 /* The file that holds the queue: the queue file, or the main one. */
 #define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)
 

@@ -101,12 +101,6 @@ batch_size(const struct risk_purge *p)
 	return p->batch > 0 ? p->batch : BATCH_DEFAULT;
 }
 
-static int
-clamp(int64_t v, int lo, int hi)
-{
-	return v < lo ? lo : v > hi ? hi : (int)v;
-}
-
 /* End a batch: commit, or roll back when the caller said stop. */
 static int
 end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
@@ -260,8 +254,8 @@ show_dead(const struct risk_purge *p, const PGresult *res, int i, int col)
 	memset(&d, 0, sizeof d);
 	risk__pg_text(res, i, col, d.id, sizeof d.id);
 	risk__pg_text(res, i, col + 1, d.reason, sizeof d.reason);
-	d.attempts = clamp(risk__pg_i64(res, i, col + 2), 0, INT_MAX);
-	d.redrives = clamp(risk__pg_i64(res, i, col + 3), 0,
+	d.attempts = risk__clamp(risk__pg_i64(res, i, col + 2), 0, INT_MAX);
+	d.redrives = risk__clamp(risk__pg_i64(res, i, col + 3), 0,
 	    RISK_REDRIVES_MAX);
 	d.enqueued_at = risk__pg_i64(res, i, col + 4);
 	d.died_at = risk__pg_i64(res, i, col + 5);

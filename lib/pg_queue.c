@@ -188,12 +188,6 @@ static const char sql_redrive_put[] =
     " redrives = excluded.redrives, last_error = excluded.last_error";
 static const char sql_dead_del[] = "DELETE FROM dead WHERE id = $1::text";
 
-static int
-clamp(int64_t v, int lo, int hi)
-{
-	return v < lo ? lo : v > hi ? hi : (int)v;
-}
-
 /* What a keyed write changed: RISK_OK for one row, RISK_ENOTFOUND (reason
  * in err) for none, RISK_EDB for more. */
 static int
@@ -322,7 +316,7 @@ risk__pg_queue_leased(struct risk_db *db, int64_t now_ms, int *n, char *err)
 	    RISK_OK)
 		return r;
 	if (risk__pg_ntuples(res) == 1)
-		*n = clamp(risk__pg_i64(res, 0, 0), 0, INT_MAX);
+		*n = risk__clamp(risk__pg_i64(res, 0, 0), 0, INT_MAX);
 	risk__pg_clear(res);
 	return RISK_OK;
 }
@@ -529,8 +523,9 @@ dead_fill(const PGresult *res, int i, struct risk_dead *d)
 {
 	risk__pg_text(res, i, 0, d->id, sizeof d->id);
 	risk__pg_text(res, i, 1, d->reason, sizeof d->reason);
-	d->attempts = clamp(risk__pg_i64(res, i, 2), 0, INT_MAX);
-	d->redrives = clamp(risk__pg_i64(res, i, 3), 0, RISK_REDRIVES_MAX);
+	d->attempts = risk__clamp(risk__pg_i64(res, i, 2), 0, INT_MAX);
+	d->redrives = risk__clamp(risk__pg_i64(res, i, 3), 0,
+	    RISK_REDRIVES_MAX);
 	d->enqueued_at = risk__pg_i64(res, i, 4);
 	d->died_at = risk__pg_i64(res, i, 5);
 }

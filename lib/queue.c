@@ -284,12 +284,6 @@ risk__column_text(sqlite3_stmt *st, int col, char *buf, size_t sz)
 	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "");
 }
 
-static int
-clamp(int64_t v, int lo, int hi)
-{
-	return v < lo ? lo : v > hi ? hi : (int)v;
-}
-
 int
 risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
     int64_t attempts, int64_t redrives, const unsigned char *last_error,
@@ -307,12 +301,12 @@ risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 		    sizeof e->id);
 	else
 		risk__printable(id, idlen, e->id, sizeof e->id);
-	e->attempts = clamp(attempts, 0, INT_MAX - 1) + 1;
-	e->redrives = clamp(redrives, 0, RISK_REDRIVES_MAX);
+	e->attempts = risk__clamp(attempts, 0, INT_MAX - 1) + 1;
+	e->redrives = risk__clamp(redrives, 0, RISK_REDRIVES_MAX);
 	e->buried = RISK_BURY_DEAD;
 	if (id == NULL || idtype != SQLITE_TEXT || nul ||
 	    !risk_id_valid((const char *)id, idlen)) {
-		e->attempts = clamp(attempts, 0, INT_MAX);
+		e->attempts = risk__clamp(attempts, 0, INT_MAX);
 		if (idlen > RISK_ID_MAX)
 			snprintf(e->last_error, sizeof e->last_error,
 			    "invalid company id (%zu bytes)", idlen);
@@ -329,7 +323,7 @@ risk__queue_row(const unsigned char *id, size_t idlen, int idtype,
 	} else if (attempts >= max_attempts) {
 		/* Each worker that held it died: a crash, a kill, a filter
 		 * that took the process down.  It may not loop forever. */
-		e->attempts = clamp(attempts, 0, INT_MAX);
+		e->attempts = risk__clamp(attempts, 0, INT_MAX);
 		n = snprintf(e->last_error, sizeof e->last_error,
 		    "no answer in %lld attempt%s (the worker stopped each "
 		    "time)", (long long)attempts, attempts == 1 ? "" : "s");
@@ -616,8 +610,9 @@ risk__dead_fill(sqlite3_stmt *st, struct risk_dead *d)
 {
 	risk__column_text(st, 0, d->id, sizeof d->id);
 	risk__column_text(st, 1, d->reason, sizeof d->reason);
-	d->attempts = clamp(sqlite3_column_int64(st, 2), 0, INT_MAX);
-	d->redrives = clamp(sqlite3_column_int64(st, 3), 0, RISK_REDRIVES_MAX);
+	d->attempts = risk__clamp(sqlite3_column_int64(st, 2), 0, INT_MAX);
+	d->redrives = risk__clamp(sqlite3_column_int64(st, 3), 0,
+	    RISK_REDRIVES_MAX);
 	d->enqueued_at = sqlite3_column_int64(st, 4);
 	d->died_at = sqlite3_column_int64(st, 5);
 }
