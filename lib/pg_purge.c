@@ -24,7 +24,6 @@
 
 #include "pg.h"
 
-#define BATCH_DEFAULT 1000
 #define SCAN_FACTOR 16
 
 /*
@@ -94,12 +93,6 @@ static const char sql_run_del[] =
     " WHERE ended_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
 static const char sql_run_count[] =
     "SELECT count(*) FROM drain_run WHERE ended_at < $1";
-
-static int
-batch_size(const struct risk_purge *p)
-{
-	return p->batch > 0 ? p->batch : BATCH_DEFAULT;
-}
 
 /* End a batch: commit, or roll back when the caller said stop. */
 static int
@@ -272,7 +265,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 {
 	struct cursor c = { NULL, INT64_MIN };
 	PGresult *res;
-	int max = batch_size(p), k, i, col, r, stop;
+	int max = p->batch, k, i, col, r, stop;
 	long m;
 	bool more;
 
@@ -329,7 +322,7 @@ trim(struct risk_db *db, const struct risk_purge *p, const char *del_sql,
 	const char *v[2];
 	PGresult *res;
 	long k;
-	int max = batch_size(p), r;
+	int max = p->batch, r;
 
 	*n = 0;
 	v[0] = risk__pg_i64s(b1, p->before_ms);

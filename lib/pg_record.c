@@ -41,7 +41,6 @@
 #define PAGE 1000
 #define PAGE_S "1000"
 #define SHORT_WATCH 256
-#define BATCH_DEFAULT 1000
 
 static const char sql_get[] =
     "SELECT status, changed_at, fetched_at FROM record WHERE id = $1";
@@ -602,7 +601,7 @@ risk__pg_purge_history(struct risk_db *db, const struct risk_purge *p,
 	char lo[RISK__I64LEN], hi[RISK__I64LEN], before[RISK__I64LEN];
 	const char *pv[3] = { lo, hi, before };
 	PGresult *res;
-	int64_t last, top, step = p->batch > 0 ? p->batch : BATCH_DEFAULT;
+	int64_t last, top, step = p->batch;
 	long changed;
 	int r;
 

@@ -22,7 +22,6 @@
 #include "internal.h"
 #include "sqlite.h"
 
-#define BATCH_DEFAULT 1000
 #define SCAN_FACTOR 16
 
 static const char sql_rec_scan[] =
@@ -46,12 +45,6 @@ static const char sql_run_del[] =
     " FROM main.drain_run WHERE ended_at < ?1 LIMIT ?2)";
 static const char sql_run_count[] =
     "SELECT count(*) FROM main.drain_run WHERE ended_at < ?1";
-
-static int
-batch_size(const struct risk_purge *p)
-{
-	return p->batch > 0 ? p->batch : BATCH_DEFAULT;
-}
 
 /* Delete one row by (id, cutoff); *gone says whether it went. */
 static int
@@ -215,7 +208,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 	struct cursor c = { .id = "", .died = INT64_MIN };
 	char *rows;
 	const void *row;
-	int max = batch_size(p), k, i, r = RISK_OK, stop;
+	int max = p->batch, k, i, r = RISK_OK, stop;
 	long m;
 	bool gone, more;
 
@@ -275,7 +268,7 @@ trim(struct risk_db *db, const struct risk_purge *p, enum risk_stmt sdel,
     long *n, char *err)
 {
 	sqlite3_stmt *st;
-	int max = batch_size(p), rc, k;
+	int max = p->batch, rc, k;
 
 	*n = 0;
 	if (p->dry_run) {

@@ -1,6 +1,8 @@
 /*
  * store.c — the public face of the store seam (store.h): open on the
- * engine a path names, then pass every call to it.
+ * engine a path names, then pass every call to it.  What a caller
+ * passes is settled here, once, for both engines: an ID's validity, the
+ * number of records at once, a purge's default batch.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,9 @@
 #include "internal.h"
 #include "pg.h"
 #include "sqlite.h"
+
+/* A purge's batch when it names none (risk.h: struct risk_purge). */
+#define PURGE_BATCH 1000
 
 int
 risk_db_path(const struct risk_db_opts *o, char *out, size_t outsz,
@@ -230,11 +235,24 @@ risk_history_stat(struct risk_db *db, int64_t now_ms,
 	return db->ops->history_stat(db, now_ms, hs, err);
 }
 
+/* p with its batch resolved: the engines take p->batch as it is. */
+static struct risk_purge
+purge_opts(const struct risk_purge *p)
+{
+	struct risk_purge q = *p;
+
+	if (q.batch <= 0)
+		q.batch = PURGE_BATCH;
+	return q;
+}
+
 int
 risk_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
-	return db->ops->purge_history(db, p, n, err);
+	struct risk_purge q = purge_opts(p);
+
+	return db->ops->purge_history(db, &q, n, err);
 }
 
 int
@@ -355,21 +373,27 @@ int
 risk_purge_records(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
-	return db->ops->purge_records(db, p, n, err);
+	struct risk_purge q = purge_opts(p);
+
+	return db->ops->purge_records(db, &q, n, err);
 }
 
 int
 risk_purge_dead(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
-	return db->ops->purge_dead(db, p, n, err);
+	struct risk_purge q = purge_opts(p);
+
+	return db->ops->purge_dead(db, &q, n, err);
 }
 
 int
 risk_purge_log(struct risk_db *db, const struct risk_purge *p, long *nlog,
     long *nrun, char *err)
 {
-	return db->ops->purge_log(db, p, nlog, nrun, err);
+	struct risk_purge q = purge_opts(p);
+
+	return db->ops->purge_log(db, &q, nlog, nrun, err);
 }
 
 int

@@ -3,8 +3,10 @@
  * tables.
  *
  * Everything that touches a table goes through one of these: the
- * public functions of the same names (store.c) only pass the call to the
- * engine the database was opened on.  Two engines implement it:
+ * public functions of the same names (store.c) pass the call to the
+ * engine the database was opened on, after the checks and defaults that
+ * are the same for both (an ID's validity, a purge's batch).  Two
+ * engines implement it:
  * - SQLite (sqlite.c, db.c, record.c, history.c, queue.c, source.c,
  *   log.c, stat.c, purge.c, vfs.c), one file or two on this machine,
  *   the default;
@@ -50,6 +52,8 @@ struct risk__store {
 	int (*history_last)(struct risk_db *db, int64_t *seq, char *err);
 	int (*history_stat)(struct risk_db *db, int64_t now_ms,
 	    struct risk_history_stat *hs, char *err);
+	/* p->batch > 0, here and in the purge_* below: store.c gives the
+	 * default */
 	int (*purge_history)(struct risk_db *db, const struct risk_purge *p,
 	    long *n, char *err);
 
