@@ -143,6 +143,23 @@ struct kind {
 	    int col);
 };
 
+/* Run a batch's statement: its rows in *res, the first (the counts)
+ * always there, or a failure and no result. */
+static int
+run_batch(struct risk_db *db, const char *sql, int n, const char *const *v,
+    PGresult **res, char *err)
+{
+	int r;
+
+	if ((r = risk__pg_run(db, sql, n, v, res, NULL, err)) != RISK_OK)
+		return r;
+	if (risk__pg_ntuples(*res) >= 1)
+		return RISK_OK;
+	risk__pg_clear(*res);
+	return risk_seterr(err, RISK_EDB, "%s: purge: no answer",
+	    db->pg->name);
+}
+
 static int
 batch_records(struct risk_db *db, const struct risk_purge *p,
     struct cursor *c, int max, PGresult **res, int *col, bool *more,
@@ -157,17 +174,9 @@ batch_records(struct risk_db *db, const struct risk_purge *p,
 	v[1] = risk__pg_i64s(b2, p->before_ms);
 	v[2] = risk__pg_i64s(b3, (int64_t)max * SCAN_FACTOR);
 	v[3] = risk__pg_i64s(b4, max);
-	if (p->dry_run)
-		r = risk__pg_run(db, sql_rec_dry, 4, v, res, NULL, err);
-	else
-		r = risk__pg_run(db, sql_rec_purge, 4, v, res, NULL, err);
-	if (r != RISK_OK)
+	if ((r = run_batch(db, p->dry_run ? sql_rec_dry : sql_rec_purge, 4, v,
+	    res, err)) != RISK_OK)
 		return r;
-	if (risk__pg_ntuples(*res) < 1) {
-		risk__pg_clear(*res);
-		return risk_seterr(err, RISK_EDB, "%s: purge: no answer",
-		    db->pg->name);
-	}
 	picked = risk__pg_i64(*res, 0, 0);
 	scanned = risk__pg_i64(*res, 0, 2);
 	/* a full batch goes on after its last row, a short one after the
@@ -198,17 +207,13 @@ batch_dead(struct risk_db *db, const struct risk_purge *p, struct cursor *c,
 	v[2] = c->id;
 	v[3] = risk__pg_i64s(b4, max);
 	v[4] = risk__pg_i64s(b5, risk__pg_lock(db, RISK__PG_LOCK_PURGE));
+	/* the dry run takes no lock: it has no $5 */
 	if (p->dry_run)
-		r = risk__pg_run(db, sql_dead_dry, 4, v, res, NULL, err);
+		r = run_batch(db, sql_dead_dry, 4, v, res, err);
 	else
-		r = risk__pg_run(db, sql_dead_purge, 5, v, res, NULL, err);
+		r = run_batch(db, sql_dead_purge, 5, v, res, err);
 	if (r != RISK_OK)
 		return r;
-	if (risk__pg_ntuples(*res) < 1) {
-		risk__pg_clear(*res);
-		return risk_seterr(err, RISK_EDB, "%s: purge: no answer",
-		    db->pg->name);
-	}
 	picked = risk__pg_i64(*res, 0, 0);
 	if (picked > 0) {
 		c->died = risk__pg_i64(*res, 0, 1);
