@@ -161,6 +161,19 @@ test_record_each_and_invalid(void **state)
 }
 
 static void
+enqp(struct risk_db *db, const char *id, int64_t due, enum risk_priority p,
+    bool want_new, bool want_queued)
+{
+	char err[RISK_ERRLEN];
+	bool isnew, queued;
+
+	assert_int_equal(risk_enqueue_prio(db, id, due, p, &isnew, &queued,
+	    err), RISK_OK);
+	assert_int_equal(isnew, want_new);
+	assert_int_equal(queued, want_queued);
+}
+
+static void
 enq(struct risk_db *db, const char *id, int64_t due, bool want_new,
     bool want_queued)
 {
@@ -200,12 +213,21 @@ test_queue_dedupe_and_order(void **state)
 	enq(db, "B", 2000, true, true);
 	enq(db, "C", 5000, false, true);	/* later: ignored */
 	enq(db, "B", 500, false, true);		/* earlier: wins */
+	enqp(db, "L", 450, RISK_PRIO_LOW, true, true);
+	enqp(db, "H", 4000, RISK_PRIO_HIGH, true, true);
+	enqp(db, "H", 4000, RISK_PRIO_LOW, false, true);	/* never lowered */
+	enqp(db, "C", 9000, RISK_PRIO_HIGH, false, true);	/* raised */
 	assert_int_equal(claim(db, 400, 8, 0, e), 0);	/* nothing due */
-	assert_int_equal(claim(db, 10000, 8, 0, e), 3);
-	assert_string_equal(e[0].id, "B");
-	assert_string_equal(e[1].id, "A");
-	assert_string_equal(e[2].id, "C");
+	assert_int_equal(claim(db, 10000, 8, 0, e), 5);
+	assert_string_equal(e[0].id, "C");	/* high, due 3000 */
+	assert_string_equal(e[1].id, "H");	/* high, due 4000 */
+	assert_string_equal(e[2].id, "B");
+	assert_string_equal(e[3].id, "A");
+	assert_string_equal(e[4].id, "L");	/* low, though due first */
 	assert_int_equal(e[0].attempts, 1);
+	assert_int_equal(e[0].buried, RISK_BURY_NO);
+	assert_int_equal(e[0].due, 10000 + 30000);
+	assert_true(e[0].enqueued_at > 0);
 	/* leased entries are invisible and re-enqueue leaves them alone */
 	enq(db, "A", 0, false, true);
 	assert_int_equal(claim(db, 10001, 8, 0, e), 0);
@@ -230,9 +252,15 @@ test_queue_lease_expiry_and_lost_ack(void **state)
 	assert_true(first.token != second.token);
 	/* the first holder lost its lease: nothing it does counts */
 	assert_int_equal(risk_ack(db, &first, err), RISK_ELOST);
+	assert_non_null(strstr(err, "X: lease lost"));
 	assert_int_equal(risk_fail(db, &first, "boom", 40000, 1000, 0, 5,
 	    &dead, err), RISK_ELOST);
+	assert_int_equal(risk_fail(db, &first, "boom", 40000, 1000, 0, 1,
+	    &dead, err), RISK_ELOST);
+	assert_false(dead);
 	assert_int_equal(risk_release(db, &first, err), RISK_ELOST);
+	assert_int_equal(risk_defer(db, &first, "down", 50000, err),
+	    RISK_ELOST);
 	assert_int_equal(risk_ack(db, &second, err), RISK_OK);
 	assert_int_equal(risk_ack(db, &second, err), RISK_ELOST);
 	assert_int_equal(claim(db, INT64_C(1) << 50, 1, 0, &second), 0);
@@ -300,12 +328,16 @@ test_queue_backoff_retry_after_dead(void **state)
 		}
 	}
 	assert_int_equal(risk_dead_get(db, "D", &d, err), RISK_OK);
+	assert_string_equal(d.id, "D");
 	assert_string_equal(d.reason, "HTTP 503");
 	assert_int_equal(d.attempts, 3);
+	assert_int_equal(d.redrives, 0);
 	assert_int_equal(d.died_at, now);
 	assert_true(d.enqueued_at > 0);
+	assert_int_equal(risk_dead_get(db, "E", &d, err), RISK_ENOTFOUND);
 	/* a dead letter is not queued again by a plain enqueue */
 	enq(db, "D", 0, false, false);
+	enqp(db, "D", 0, RISK_PRIO_HIGH, false, false);
 	assert_int_equal(claim(db, now + 1000000, 1, 0, &e), 0);
 	/* Retry-After longer than the backoff wins */
 	enq(db, "R", 0, true, true);
@@ -363,7 +395,7 @@ test_redrive(void **state)
 	struct risk_entry e;
 	struct risk_dead d;
 	char err[RISK_ERRLEN];
-	int64_t first;
+	int64_t first = 0;
 	bool dead;
 	int i;
 
@@ -372,8 +404,10 @@ test_redrive(void **state)
 	enq(db, "P", 0, true, true);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(claim(db, 1000, 1, 0, &e), 1);
+		assert_int_equal(e.redrives, i);
 		if (i == 0)
 			first = e.enqueued_at;
+		assert_int_equal(e.enqueued_at, first);
 		assert_int_equal(risk_fail(db, &e, "bad", 1000, 1, 0, 1, &dead,
 		    err), RISK_OK);
 		assert_true(dead);
@@ -383,11 +417,21 @@ test_redrive(void **state)
 		if (i < 2)
 			assert_int_equal(risk_redrive(db, "P", 1000, 2, err),
 			    RISK_OK);
+		if (i == 0)	/* gone from the dead letters */
+			assert_int_equal(risk_dead_get(db, "P", &d, err),
+			    RISK_ENOTFOUND);
 	}
 	/* limit reached: refused, stays dead */
 	assert_int_equal(risk_redrive(db, "P", 1000, 2, err), RISK_EFULL);
 	assert_non_null(strstr(err, "redriven 2 times"));
 	assert_int_equal(risk_dead_get(db, "P", &d, err), RISK_OK);
+	/* no limit; and inside the caller's transaction */
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	assert_int_equal(risk_redrive(db, "P", 1000, -1, err), RISK_OK);
+	assert_int_equal(risk_db_commit(db, err), RISK_OK);
+	assert_int_equal(claim(db, 1000, 1, 0, &e), 1);
+	assert_int_equal(e.redrives, 3);
+	assert_string_equal(e.last_error, "bad");
 	risk_db_close(db);
 }
 

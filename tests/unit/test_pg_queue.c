@@ -1,9 +1,12 @@
 /*
  * test_pg_queue.c — the queue and the dead letters on PostgreSQL,
  * through the public API, on the server RISK_TEST_PG_URI names
- * (tests/run starts one).  Each test has a stage, so a schema, of its
- * own, dropped at its end.  Without a server the tests are skipped,
- * except under CI, where that is a failure.
+ * (tests/run starts one): what is PostgreSQL's own (connections and
+ * processes sharing the cap, rows held by another transaction, rows
+ * written by hand past the schema's checks) and what test_db.c, whose
+ * queue cases run here too, does not test.  Each test has a stage, so a
+ * schema, of its own, dropped at its end.  Without a server the tests
+ * are skipped, except under CI, where that is a failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,39 +119,6 @@ claim(struct risk_db *db, int64_t now, int max, int cap,
 }
 
 static void
-test_dedupe_order_priority(void **state)
-{
-	struct risk_db *db = fresh();
-	struct risk_entry e[8];
-
-	(void)state;
-	enq(db, "C", 3000, true, true);
-	enq(db, "A", 1000, true, true);
-	enq(db, "B", 2000, true, true);
-	enq(db, "C", 5000, false, true);	/* later: ignored */
-	enq(db, "B", 500, false, true);		/* earlier: wins */
-	enqp(db, "L", 450, RISK_PRIO_LOW, true, true);
-	enqp(db, "H", 4000, RISK_PRIO_HIGH, true, true);
-	enqp(db, "H", 4000, RISK_PRIO_LOW, false, true);	/* never lowered */
-	enqp(db, "C", 9000, RISK_PRIO_HIGH, false, true);	/* raised */
-	assert_int_equal(claim(db, 400, 8, 0, e), 0);	/* nothing due */
-	assert_int_equal(claim(db, 10000, 8, 0, e), 5);
-	assert_string_equal(e[0].id, "C");	/* high, due 3000 */
-	assert_string_equal(e[1].id, "H");	/* high, due 4000 */
-	assert_string_equal(e[2].id, "B");
-	assert_string_equal(e[3].id, "A");
-	assert_string_equal(e[4].id, "L");	/* low, though due first */
-	assert_int_equal(e[0].attempts, 1);
-	assert_int_equal(e[0].buried, RISK_BURY_NO);
-	assert_int_equal(e[0].due, 10000 + 30000);
-	assert_true(e[0].enqueued_at > 0);
-	/* leased entries are invisible and re-enqueue leaves them alone */
-	enq(db, "A", 0, false, true);
-	assert_int_equal(claim(db, 10001, 8, 0, e), 0);
-	done(db);
-}
-
-static void
 test_next_due_and_leased(void **state)
 {
 	struct risk_db *db = fresh();
@@ -173,38 +143,6 @@ test_next_due_and_leased(void **state)
 	assert_int_equal(risk_queue_leased(db, 6000 + 30000, &n, err),
 	    RISK_OK);
 	assert_int_equal(n, 0);			/* run out */
-	done(db);
-}
-
-static void
-test_lease_expiry_and_lost(void **state)
-{
-	struct risk_db *db = fresh();
-	struct risk_entry first, second;
-	char err[RISK_ERRLEN];
-	bool dead;
-
-	(void)state;
-	enq(db, "X", 0, true, true);
-	assert_int_equal(claim(db, 1000, 1, 0, &first), 1);
-	assert_int_equal(claim(db, 1000 + 29999, 1, 0, &second), 0);
-	assert_int_equal(claim(db, 1000 + 30000, 1, 0, &second), 1);
-	assert_int_equal(second.attempts, 2);
-	assert_true(first.token != second.token);
-	/* the first holder lost its lease: nothing it does counts */
-	assert_int_equal(risk_ack(db, &first, err), RISK_ELOST);
-	assert_non_null(strstr(err, "X: lease lost"));
-	assert_int_equal(risk_fail(db, &first, "boom", 40000, 1000, 0, 5,
-	    &dead, err), RISK_ELOST);
-	assert_int_equal(risk_fail(db, &first, "boom", 40000, 1000, 0, 1,
-	    &dead, err), RISK_ELOST);
-	assert_false(dead);
-	assert_int_equal(risk_release(db, &first, err), RISK_ELOST);
-	assert_int_equal(risk_defer(db, &first, "down", 50000, err),
-	    RISK_ELOST);
-	assert_int_equal(risk_ack(db, &second, err), RISK_OK);
-	assert_int_equal(risk_ack(db, &second, err), RISK_ELOST);
-	assert_int_equal(claim(db, INT64_C(1) << 50, 1, 0, &second), 0);
 	done(db);
 }
 
@@ -264,109 +202,6 @@ test_cap_and_forged_lease(void **state)
 	assert_int_equal(claim(db, 31000, 8, 0, e), 4);
 	assert_string_equal(e[3].id, "K7");
 	risk_db_close(other);
-	done(db);
-}
-
-static void
-test_backoff_retry_after_dead(void **state)
-{
-	struct risk_db *db = fresh();
-	struct risk_entry e;
-	struct risk_dead d;
-	char err[RISK_ERRLEN];
-	int64_t now = 1000000;
-	bool dead;
-	int i;
-
-	(void)state;
-	enq(db, "D", 0, true, true);
-	for (i = 1; i <= 3; i++) {
-		assert_int_equal(claim(db, now, 1, 0, &e), 1);
-		assert_int_equal(e.attempts, i);
-		assert_int_equal(risk_fail(db, &e, "HTTP 503", now, 1000, 0, 3,
-		    &dead, err), RISK_OK);
-		if (i < 3) {
-			int64_t d2 = 1000LL << (i - 1);
-
-			assert_false(dead);
-			assert_int_equal(claim(db, now + d2 / 2 - 1, 1, 0, &e),
-			    0);
-			/* re-enqueue does not cut a retry's backoff short */
-			enq(db, "D", 0, false, true);
-			assert_int_equal(claim(db, now + d2 / 2 - 1, 1, 0, &e),
-			    0);
-			now += d2;
-		} else {
-			assert_true(dead);
-		}
-	}
-	assert_int_equal(risk_dead_get(db, "D", &d, err), RISK_OK);
-	assert_string_equal(d.id, "D");
-	assert_string_equal(d.reason, "HTTP 503");
-	assert_int_equal(d.attempts, 3);
-	assert_int_equal(d.redrives, 0);
-	assert_int_equal(d.died_at, now);
-	assert_true(d.enqueued_at > 0);
-	assert_int_equal(risk_dead_get(db, "E", &d, err), RISK_ENOTFOUND);
-	/* a dead letter is not queued again by a plain enqueue */
-	enq(db, "D", 0, false, false);
-	enqp(db, "D", 0, RISK_PRIO_HIGH, false, false);
-	assert_int_equal(claim(db, now + 1000000, 1, 0, &e), 0);
-	/* Retry-After longer than the backoff wins */
-	enq(db, "R", 0, true, true);
-	assert_int_equal(claim(db, now, 1, 0, &e), 1);
-	assert_int_equal(risk_fail(db, &e, "HTTP 429", now, 1000, 60000, 5,
-	    &dead, err), RISK_OK);
-	assert_int_equal(claim(db, now + 59999, 1, 0, &e), 0);
-	assert_int_equal(claim(db, now + 60000, 1, 0, &e), 1);
-	assert_string_equal(e.last_error, "HTTP 429");
-	done(db);
-}
-
-static void
-test_redrive(void **state)
-{
-	struct risk_db *db = fresh();
-	struct risk_entry e;
-	struct risk_dead d;
-	char err[RISK_ERRLEN];
-	int64_t first = 0;
-	bool dead;
-	int i;
-
-	(void)state;
-	assert_int_equal(risk_redrive(db, "nope", 0, 3, err), RISK_ENOTFOUND);
-	enq(db, "P", 0, true, true);
-	for (i = 0; i < 3; i++) {
-		assert_int_equal(claim(db, 1000, 1, 0, &e), 1);
-		assert_int_equal(e.redrives, i);
-		if (i == 0)
-			first = e.enqueued_at;
-		assert_int_equal(e.enqueued_at, first);
-		assert_int_equal(risk_fail(db, &e, "bad", 1000, 1, 0, 1, &dead,
-		    err), RISK_OK);
-		assert_true(dead);
-		assert_int_equal(risk_dead_get(db, "P", &d, err), RISK_OK);
-		assert_int_equal(d.enqueued_at, first);
-		assert_int_equal(d.redrives, i);
-		if (i < 2)
-			assert_int_equal(risk_redrive(db, "P", 1000, 2, err),
-			    RISK_OK);
-		if (i == 0)	/* gone from the dead letters */
-			assert_int_equal(risk_dead_get(db, "P", &d, err),
-			    RISK_ENOTFOUND);
-	}
-	/* limit reached: refused, stays dead */
-	assert_int_equal(risk_redrive(db, "P", 1000, 2, err), RISK_EFULL);
-	assert_non_null(strstr(err, "redriven 2 times"));
-	assert_int_equal(risk_dead_get(db, "P", &d, err), RISK_OK);
-	/* no limit; and inside the caller's transaction */
-	assert_int_equal(risk_db_begin(db, err), RISK_OK);
-	assert_int_equal(risk_redrive(db, "P", 1000, -1, err), RISK_OK);
-	assert_int_equal(risk_db_commit(db, err), RISK_OK);
-	assert_int_equal(claim(db, 1000, 1, 0, &e), 1);
-	assert_int_equal(e.redrives, 3);
-	assert_string_equal(e.last_error, "bad");
 	done(db);
 }
 
@@ -595,13 +430,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dedupe_order_priority),
 		cmocka_unit_test(test_next_due_and_leased),
-		cmocka_unit_test(test_lease_expiry_and_lost),
 		cmocka_unit_test(test_release_defer),
 		cmocka_unit_test(test_cap_and_forged_lease),
-		cmocka_unit_test(test_backoff_retry_after_dead),
-		cmocka_unit_test(test_redrive),
 		cmocka_unit_test(test_dead_each_pages),
 		cmocka_unit_test(test_hostile_rows),
 		cmocka_unit_test(test_processes_share),
