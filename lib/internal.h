@@ -151,6 +151,21 @@ risk__txn_end(struct risk_db *db, bool own, int r, char *err)
 	return r;
 }
 
+/*
+ * End a purge batch (purge.c, pg_purge.c): flush() unless the caller
+ * already said stop (non-zero), then commit, or roll back on a stop; a
+ * dry run began no transaction.  Returns the stop, or the commit's
+ * status.
+ */
+static inline int
+risk__purge_batch_end(struct risk_db *db, const struct risk_purge *p,
+    int stop, char *err)
+{
+	if (stop == 0 && p->flush != NULL)
+		stop = p->flush(p->arg);
+	return risk__txn_end(db, !p->dry_run, stop, err);
+}
+
 /* v within [lo, hi], as an int: a count or a number of attempts read
  * from a row that may hold anything.  Either engine's. */
 static inline int

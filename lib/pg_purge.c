@@ -94,22 +94,6 @@ static const char sql_run_del[] =
 static const char sql_run_count[] =
     "SELECT count(*) FROM drain_run WHERE ended_at < $1";
 
-/* End a batch: commit, or roll back when the caller said stop. */
-static int
-end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
-    char *err)
-{
-	if (stop == 0 && p->flush != NULL)
-		stop = p->flush(p->arg);
-	if (p->dry_run)
-		return stop;
-	if (stop != 0) {
-		risk_db_rollback(db);
-		return stop;
-	}
-	return risk_db_commit(db, err);
-}
-
 /* Where a walk stands: records go by id, dead letters by (died_at, id).
  * The id is the whole key as stored, however long. */
 struct cursor {
@@ -296,7 +280,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 			stop = kd->show(p, res, i, col);
 		}
 		risk__pg_clear(res);
-		r = end_batch(db, p, stop, err);
+		r = risk__purge_batch_end(db, p, stop, err);
 		if (r == RISK_OK || p->dry_run)
 			*n += m;	/* committed, or shown */
 	} while (r == RISK_OK && more);

@@ -66,22 +66,6 @@ del(struct risk_db *db, enum risk_stmt s, const char *sql, const char *id,
 	return RISK_OK;
 }
 
-/* End a batch: commit, or roll back when the caller said stop. */
-static int
-end_batch(struct risk_db *db, const struct risk_purge *p, int stop,
-    char *err)
-{
-	if (stop == 0 && p->flush != NULL)
-		stop = p->flush(p->arg);
-	if (p->dry_run)
-		return stop;
-	if (stop != 0) {
-		risk__sq_db_rollback(db);
-		return stop;
-	}
-	return risk__sq_db_commit(db, err);
-}
-
 /* Where a walk stands: records go by id, dead letters by (died_at, id). */
 struct cursor {
 	char id[RISK_ID_MAX + 1];
@@ -234,7 +218,7 @@ walk(struct risk_db *db, const struct risk_purge *p, const struct kind *kd,
 			m++;
 			stop = kd->show(p, row);
 		}
-		r = end_batch(db, p, stop, err);
+		r = risk__purge_batch_end(db, p, stop, err);
 		if (r == RISK_OK || p->dry_run)
 			*n += m;	/* committed, or shown */
 	} while (r == RISK_OK && more);
