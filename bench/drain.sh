@@ -107,7 +107,7 @@ cat >"$W/one.sh" <<'SH'
 # what a user would write: fetch, map with jq, store with sqlite3
 id=$1
 body=$(curl -sf --max-time 5 "$URL_BASE/$id") || exit 0
-echo "$body" | jq -r --arg id "$id" '"INSERT OR REPLACE INTO record VALUES(\u0027\($id)\u0027,\u0027\(.status)\u0027,CAST(strftime(\u0027%s\u0027,\u0027\(.changedAt)\u0027) AS INTEGER),CAST(strftime(\u0027%s\u0027) AS INTEGER)*1000);"' |
+echo "$body" | jq -r --arg id "$id" '"INSERT OR REPLACE INTO record (id, status, changed_at, fetched_at) VALUES(\u0027\($id)\u0027,\u0027\(.status)\u0027,CAST(strftime(\u0027%s\u0027,\u0027\(.changedAt)\u0027) AS INTEGER),CAST(strftime(\u0027%s\u0027) AS INTEGER)*1000);"' |
     sqlite3 -cmd '.timeout 10000' -cmd 'PRAGMA synchronous=NORMAL' "$RISK_DB"
 SH
 chmod +x "$W/one.sh"

@@ -188,10 +188,12 @@ fi
 # --- a locked database: waits, then a clear "try again" error
 if on_sqlite; then
 	sqlite3 "$RISK_DB" 'BEGIN IMMEDIATE; SELECT 1;' >/dev/null
-	( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; INSERT INTO record VALUES('L1','x',0,0);" \
+	( sqlite3 "$RISK_DB" "BEGIN IMMEDIATE; INSERT INTO record
+	    (id, status, changed_at, fetched_at) VALUES('L1','x',0,0);" \
 	    ".shell sleep 3" "COMMIT;" >/dev/null 2>&1 & )
 else	# a writer holds the queue's lock for 3 s
-	( q "BEGIN; INSERT INTO record VALUES('L1','x',0,0);
+	( q "BEGIN; INSERT INTO record (id, status, changed_at, fetched_at)
+	    VALUES('L1','x',0,0);
 	    LOCK TABLE queue IN EXCLUSIVE MODE; SELECT pg_sleep(3);
 	    COMMIT;" >/dev/null 2>&1 & )
 fi

@@ -233,8 +233,8 @@ test_stat_and_log(void **state)
 	(void)state;
 	put(db, "F", 999500);		/* fresh */
 	put(db, "S", 998000);		/* stale */
-	exec(db, "INSERT INTO record VALUES('N',NULL,0,999950),"
-	    "('M',NULL,0,999000)");
+	exec(db, "INSERT INTO record (id, status, changed_at, fetched_at)"
+	    " VALUES ('N', NULL, 0, 999950), ('M', NULL, 0, 999000)");
 	assert_int_equal(risk_enqueue(db, "Q1", 990000, &isnew, &queued,
 	    err), RISK_OK);
 	assert_int_equal(risk_enqueue(db, "Q2", 2000000, &isnew, &queued,
