@@ -37,11 +37,13 @@
 /*
  * user_version of the main schema: 1 records, dead letters and logs; 2
  * the status history (history.c); 3 the legacy service's shared state
- * (source.c) and the fetch log's failure class.  The queue's: 1 the
+ * (source.c) and the fetch log's failure class; 4 the history as
+ * chains (record.hseq, history.prev_seq, history_orphan), history_mark
+ * and the triggers.  The queue's: 1 the
  * first; 2 queue.priority and its claim index.  A file that holds both
  * carries the main schema's number.
  */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define QUEUE_VERSION 2
 #define BUSY_DEFAULT_MS 10000
 /*
@@ -106,7 +108,8 @@ static const char schema_main[] =
     "  id TEXT PRIMARY KEY,"
     "  status TEXT,"			/* NULL: legacy service said 404 */
     "  changed_at INTEGER,"		/* seconds */
-    "  fetched_at INTEGER NOT NULL"	/* milliseconds */
+    "  fetched_at INTEGER NOT NULL,"	/* milliseconds */
+    "  hseq INTEGER"			/* its newest history row */
     ") STRICT, WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS main.dead ("
     "  id TEXT PRIMARY KEY,"
@@ -137,35 +140,121 @@ static const char schema_main[] =
     SCHEMA_SOURCE;
 
 /*
- * Version 1 to 2: the status history, seeded with one first answer per
- * record already stored, so that every record has its history row.
+ * The status history (history.c), version 4.
+ * - seq is the rowid, handed out by history.c (the largest + 1).  It is
+ *   never handed out twice because the newest row is never deleted:
+ *   retention keeps each company's newest row, and history_newest
+ *   refuses a hand-made DELETE of it.
+ * - A company's rows are a chain, newest first: record.hseq is its
+ *   newest row, and each row's prev_seq the one before.  Once its record
+ *   is deleted, history_orphan keeps where its chain begins.  There is
+ *   no index on the company: each appended row cost an index entry and
+ *   a page more per commit, where these are a column of the record row
+ *   a put writes anyway (versions 2 and 3 had that index, an index on
+ *   fetched_at and AUTOINCREMENT, whose counter was a page more again).
+ * - history_total counts every change ever made, by status: Prometheus
+ *   counters that a purge does not lower.  It counts the rows up to
+ *   history_mark.counted; history.c folds the newer ones in now and
+ *   then (readers add them up themselves), not at every commit, and one
+ *   deleted first is counted as it goes (history_uncounted).
  */
-static const char schema_history[] =
-    "CREATE TABLE IF NOT EXISTS main.history ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused */
-    "  id TEXT NOT NULL,"
-    "  status TEXT,"			/* NULL: not found */
-    "  previous TEXT,"			/* NULL: not found, or first */
-    "  first INTEGER NOT NULL,"		/* 1: no previous answer */
-    "  changed_at INTEGER NOT NULL,"	/* seconds */
-    "  fetched_at INTEGER NOT NULL"	/* milliseconds */
+#define HISTORY_TABLE \
+    "CREATE TABLE IF NOT EXISTS main.history (" \
+    "  seq INTEGER PRIMARY KEY,"	/* never reused (above) */ \
+    "  id TEXT NOT NULL," \
+    "  status TEXT,"			/* NULL: not found */ \
+    "  previous TEXT,"			/* NULL: not found, or first */ \
+    "  first INTEGER NOT NULL,"		/* 1: no previous answer */ \
+    "  changed_at INTEGER NOT NULL,"	/* seconds */ \
+    "  fetched_at INTEGER NOT NULL,"	/* milliseconds */ \
+    "  prev_seq INTEGER"		/* the company's row before */ \
     ") STRICT;"
-    "CREATE INDEX IF NOT EXISTS main.history_id ON history(id, seq, status);"
-    "CREATE INDEX IF NOT EXISTS main.history_fetched ON history(fetched_at);"
-    /* changes ever made, by status: Prometheus counters survive purges */
-    "CREATE TABLE IF NOT EXISTS main.history_total ("
-    "  found INTEGER NOT NULL,"
-    "  status TEXT NOT NULL,"		/* '' when not found */
-    "  n INTEGER NOT NULL,"
-    "  PRIMARY KEY (found, status)"
-    ") STRICT, WITHOUT ROWID;"
-    "INSERT INTO main.history (id, status, previous, first, changed_at,"
-    "  fetched_at)"
-    "  SELECT id, status, NULL, 1, COALESCE(changed_at, fetched_at / 1000),"
-    "  fetched_at FROM main.record ORDER BY fetched_at, id;"
+#define HISTORY_REST \
+    "CREATE TABLE IF NOT EXISTS main.history_orphan (" \
+    "  id TEXT PRIMARY KEY,"		/* a company without a record */ \
+    "  seq INTEGER NOT NULL"		/* its newest row */ \
+    ") STRICT, WITHOUT ROWID;" \
+    "CREATE TABLE IF NOT EXISTS main.history_total (" \
+    "  found INTEGER NOT NULL," \
+    "  status TEXT NOT NULL,"		/* '' when not found */ \
+    "  n INTEGER NOT NULL," \
+    "  PRIMARY KEY (found, status)" \
+    ") STRICT, WITHOUT ROWID;" \
+    "CREATE TABLE IF NOT EXISTS main.history_mark (" \
+    "  id INTEGER PRIMARY KEY CHECK (id = 1)," \
+    "  counted INTEGER NOT NULL"	/* history_total has rows <= it */ \
+    ") STRICT;" \
+    "CREATE TRIGGER IF NOT EXISTS main.history_newest" \
+    "  BEFORE DELETE ON history" \
+    "  WHEN NOT EXISTS (SELECT 1 FROM history WHERE seq > old.seq)" \
+    "  BEGIN SELECT RAISE(ABORT, 'the newest history row is kept:" \
+    " its seq must never be handed out again'); END;" \
+    "CREATE TRIGGER IF NOT EXISTS main.history_uncounted" \
+    "  AFTER DELETE ON history" \
+    "  WHEN old.seq > (SELECT counted FROM history_mark)" \
+    "  BEGIN INSERT INTO history_total (found, status, n)" \
+    "  VALUES (old.status IS NOT NULL, COALESCE(old.status, ''), 1)" \
+    "  ON CONFLICT (found, status) DO UPDATE SET n = n + 1; END;" \
+    "CREATE TRIGGER IF NOT EXISTS main.history_orphaned" \
+    "  AFTER DELETE ON record WHEN old.hseq IS NOT NULL" \
+    "  BEGIN INSERT OR REPLACE INTO history_orphan (id, seq)" \
+    "  VALUES (old.id, old.hseq); END;"
+#define HISTORY_COUNTED \
+    "INSERT OR REPLACE INTO main.history_mark (id, counted)" \
+    "  SELECT 1, COALESCE(max(seq), 0) FROM main.history;"
+
+/* Versions 1 to 3: record.hseq. */
+static const char migrate4_record[] =
+    "ALTER TABLE main.record ADD COLUMN hseq INTEGER;";
+
+/* Version 1 to 4 (and a new file): the history, seeded with one first
+ * answer per record already stored, so that every record has its row. */
+static const char schema_history[] =
+    HISTORY_TABLE
+    "INSERT INTO main.history (seq, id, status, previous, first,"
+    "  changed_at, fetched_at)"
+    "  SELECT row_number() OVER (ORDER BY fetched_at, id), id, status,"
+    "  NULL, 1, COALESCE(changed_at, fetched_at / 1000), fetched_at"
+    "  FROM main.record;"
+    "UPDATE main.record SET hseq = h.seq FROM main.history h"
+    "  WHERE h.id = record.id;"
+    HISTORY_REST
     "INSERT INTO main.history_total (found, status, n)"
     "  SELECT status IS NOT NULL, COALESCE(status, ''), count(*)"
-    "  FROM main.record GROUP BY 1, 2;";
+    "  FROM main.record GROUP BY 1, 2;"
+    HISTORY_COUNTED;
+
+/*
+ * Version 2 or 3 to 4: the same rows, chained, in a table without
+ * AUTOINCREMENT (the old indexes dropped first, or they would follow
+ * the old table's new name); history_total was complete.  Where newest
+ * rows were deleted by hand, AUTOINCREMENT's counter is past the
+ * largest seq: the newest row left takes the counter's number (no row
+ * points to it), so no seq is handed out twice (a cursor between the
+ * two sees that row again: at least once, as ever).
+ */
+static const char migrate4_history[] =
+    "DROP INDEX IF EXISTS main.history_id;"
+    "DROP INDEX IF EXISTS main.history_fetched;"
+    "ALTER TABLE main.history RENAME TO history_v3;"
+    HISTORY_TABLE
+    "INSERT INTO main.history (seq, id, status, previous, first,"
+    "  changed_at, fetched_at, prev_seq)"
+    "  SELECT seq, id, status, previous, first, changed_at, fetched_at,"
+    "  lag(seq) OVER (PARTITION BY id ORDER BY seq)"
+    "  FROM main.history_v3 ORDER BY seq;"
+    "UPDATE main.history SET seq = (SELECT seq FROM main.sqlite_sequence"
+    "  WHERE name = 'history_v3')"
+    "  WHERE seq = (SELECT max(seq) FROM main.history) AND seq <"
+    "  (SELECT seq FROM main.sqlite_sequence WHERE name = 'history_v3');"
+    "DROP TABLE main.history_v3;"
+    HISTORY_REST
+    "UPDATE main.record SET hseq = m.seq FROM (SELECT id, max(seq) AS seq"
+    "  FROM main.history GROUP BY id) m WHERE m.id = record.id;"
+    "INSERT OR REPLACE INTO main.history_orphan (id, seq)"
+    "  SELECT id, max(seq) FROM main.history"
+    "  WHERE id NOT IN (SELECT id FROM main.record) GROUP BY id;"
+    HISTORY_COUNTED;
 
 /*
  * due: when the entry is next visible.  A claim sets token and moves due
@@ -588,12 +677,16 @@ prepare_schema(struct risk_db *db, const char *schema, bool withmain,
 	}
 	/* every CREATE is IF NOT EXISTS (the source table is new in 3);
 	 * the history, seeded from the records, is new in version 2 and
-	 * must be seeded once; columns come by ALTER TABLE */
+	 * must be seeded once, and is made anew in version 4; columns come
+	 * by ALTER TABLE */
 	old = app == APP_ID_MAIN && ver > 0;
 	if (withmain && (r = exec(db, schema_main, err, what)) != RISK_OK)
 		goto fail;
-	if (withmain && (!old || ver < 2) &&
-	    (r = exec(db, schema_history, err, what)) != RISK_OK)
+	if (withmain && old && ver < 4 && !has_column(db, "main", "record",
+	    "hseq") && (r = exec(db, migrate4_record, err, what)) != RISK_OK)
+		goto fail;
+	if (withmain && (r = exec(db, !old || ver < 2 ? schema_history :
+	    ver < 4 ? migrate4_history : "", err, what)) != RISK_OK)
 		goto fail;
 	if (withmain && old && ver < 3 && !has_column(db, "main", "fetch_log",
 	    "class") && (r = exec(db, migrate3_main, err, what)) != RISK_OK)
@@ -929,6 +1022,7 @@ risk__sq_db_open(struct risk_db *db, const struct risk_db_opts *o, char *err)
 	db->busy_ms = o->busy_ms >= 0 ? o->busy_ms : BUSY_DEFAULT_MS;
 	if ((r = risk__sq_path(o, db->path, sizeof db->path, err)) != RISK_OK)
 		return r;
+	db->counted = INT64_MIN;	/* history_mark: not read yet */
 	if (o->queue != NULL) {
 		qo = *o;
 		qo.path = o->queue;
@@ -1086,6 +1180,7 @@ risk__sq_db_begin(struct risk_db *db, char *err)
 {
 	int r;
 
+	db->hnext = 0;		/* read again in each transaction */
 	if (!db->split) {
 		r = step(db, S_BEGIN, "BEGIN IMMEDIATE", err, db->path);
 		db->txn = r == RISK_OK;
@@ -1124,6 +1219,7 @@ risk__sq_db_commit(struct risk_db *db, char *err)
 	if (r != RISK_OK)
 		risk__sq_db_rollback(db);
 	db->txn = false;
+	db->hnext = 0;
 	return r;
 }
 
@@ -1133,8 +1229,9 @@ risk__sq_db_rollback(struct risk_db *db)
 	if (sqlite3_get_autocommit(db->h) == 0)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->txn = false;
-	db->ntot = 0;		/* the history rows they counted are gone */
-	db->nhrow = 0;		/* and those not inserted yet */
+	db->nhrow = 0;		/* the history rows not inserted yet */
+	db->hnext = 0;
+	db->counted = INT64_MIN;	/* a fold may be undone */
 }
 
 int

@@ -4,31 +4,41 @@
  *
  * Invariants:
  * - A row is appended only by risk__history_note(), which record.c calls
- *   in the same write transaction that stored the record.  The newest
+ *   in the same write transaction that stores the record.  The newest
  *   row of a company therefore always carries the status of its record
  *   (or of its last record, once purged): a crash commits both or
  *   neither.  So a put compares with the record it replaces (read
  *   anyway, on the pages the store writes), and only a company without
- *   a record is looked up here: one whose record was purged does not
- *   change by being refetched.
- * - seq is AUTOINCREMENT: it only grows and is never handed out twice,
- *   even after the newest rows were deleted, so a cursor stays valid.
- * - Retention never deletes the newest row of a company, and walks the
- *   table by seq, a window of at most a batch of rows per statement, so
- *   that drainers never wait long for the write lock.
+ *   a record is looked up, in history_orphan: one whose record was
+ *   purged does not change by being refetched.
+ * - A company's rows are a chain (db.c): record.hseq, or history_orphan
+ *   once the record is gone, names its newest row, and each row's
+ *   prev_seq the one before.  Every walk checks whole values: a link
+ *   leads to a smaller seq of the same company, or the walk ends.
+ * - seq is handed out here, the largest + 1, read once per transaction
+ *   (the write lock is held): it only grows and is never handed out
+ *   twice, since the newest row is never deleted (db.c), so a cursor
+ *   stays valid.
+ * - Retention never deletes the newest row of a company (the head of its
+ *   chain), and walks the table by seq, a window of at most a batch of
+ *   rows per statement, so that drainers never wait long for the write
+ *   lock.  Rows it deletes are the oldest of their chains: a company's
+ *   rows are appended with fetched_at that never goes back.
  * - Readers page through the feed by seq, PAGE rows per statement: no
  *   read snapshot is held while a slow consumer reads the output, so a
  *   follower never keeps the WAL from being checkpointed.
- * - history_total counts every change ever made, by status, in the same
- *   transaction: Prometheus counters that a purge does not lower.  In a
- *   risk_db_begin() transaction the counts are added up in memory and
- *   written by risk_db_commit() just before its COMMIT (a rollback drops
- *   them with the rows they count).
- * - So are the rows themselves: kept in order (RISK__HROWS at most, then
- *   inserted) and inserted by risk_db_commit() in as few statements as
- *   it takes, before the COMMIT.  Nothing reads a company's rows in the
- *   transaction that appends them: a put compares with the record, and
- *   a company with a row noted here has a record by then.
+ * - Changes ever made, by status (Prometheus counters that a purge does
+ *   not lower), are history_total's counts of the rows up to
+ *   history_mark.counted plus the rows after it, counted when read.  A
+ *   writer folds those in (fold()) once FOLD_EVERY have gathered, in
+ *   the transaction that appended the last of them, and a trigger counts
+ *   one deleted before (db.c): a commit writes no counter page.
+ * - The rows of a risk_db_begin() transaction are kept in order
+ *   (RISK__HROWS at most, then inserted) and inserted by risk_db_commit()
+ *   in as few statements as it takes, before the COMMIT.  Nothing reads
+ *   a company's rows in the transaction that appends them: a put
+ *   compares with the record, and a company with a row noted here has a
+ *   record by then.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,49 +47,96 @@
 #include "sqlite.h"
 
 #define PAGE 4096
-#define BATCH_DEFAULT 1000
+#define FOLD_EVERY 4096		/* rows history_total may lag behind */
 
-static const char sql_last[] =
-    "SELECT status FROM main.history WHERE id = ?1"
-    " ORDER BY seq DESC LIMIT 1";
-/* 1, 2, 4 or 8 rows per statement: AUTOINCREMENT reads and writes
- * sqlite_sequence once per statement, not per row */
+/* once per transaction: the largest seq, and whether any company with
+ * rows has no record */
+static const char sql_state[] =
+    "SELECT (SELECT COALESCE(max(seq), 0) FROM main.history),"
+    " EXISTS (SELECT 1 FROM main.history_orphan)";
+/* a company without a record: its newest row, if it has rows */
+static const char sql_orphan[] =
+    "SELECT h.seq, h.status FROM main.history_orphan o"
+    " JOIN main.history h ON h.seq = o.seq"
+    " WHERE o.id = ?1 AND h.id = ?1";
+static const char sql_unorphan[] =
+    "DELETE FROM main.history_orphan WHERE id = ?1";
+/* 1, 2, 4 or 8 rows per statement: a statement's run costs more than a
+ * row's */
 #define SQL_ADD \
-    "INSERT INTO main.history (id, status, previous, first, changed_at," \
-    " fetched_at) VALUES (?, ?, ?, ?, ?, ?)"
-#define ROW ", (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO main.history (seq, id, status, previous, first," \
+    " changed_at, fetched_at, prev_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+#define ROW ", (?, ?, ?, ?, ?, ?, ?, ?)"
 static const char sql_add[] = SQL_ADD;
 static const char sql_add2[] = SQL_ADD ROW;
 static const char sql_add4[] = SQL_ADD ROW ROW ROW;
 static const char sql_add8[] = SQL_ADD ROW ROW ROW ROW ROW ROW ROW;
-#define NCOL 6
-static const char sql_total[] =
-    "INSERT INTO main.history_total (found, status, n) VALUES (?1, ?2, ?3)"
+#define NCOL 8
+/* no row reads as all counted */
+static const char sql_mark[] = "SELECT counted FROM main.history_mark";
+/* the rows after ?1 up to ?2 into history_total, then counted = ?2 */
+static const char sql_fold[] =
+    "INSERT INTO main.history_total (found, status, n)"
+    " SELECT status IS NOT NULL, COALESCE(status, ''), count(*)"
+    " FROM main.history WHERE seq > ?1 AND seq <= ?2 GROUP BY 1, 2"
     " ON CONFLICT (found, status) DO UPDATE SET n = n + excluded.n";
+static const char sql_counted[] =
+    "INSERT OR REPLACE INTO main.history_mark (id, counted) VALUES (1, ?1)";
 static const char sql_after[] =
     "SELECT seq, id, status, previous, first, changed_at, fetched_at"
     " FROM main.history WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-/* a short watch list: each company's rows by the index, then sorted */
+/*
+ * A short watch list: each company's chain from its head down to ?1,
+ * each link checked (a smaller seq, the same company), then the rows up
+ * to ?4 in order.
+ */
 static const char sql_after_in[] =
+    "WITH RECURSIVE w(id) AS (SELECT value FROM json_each(?3)),"
+    " chain(seq, id, prev) AS ("
+    "  SELECT h.seq, h.id, h.prev_seq FROM w JOIN main.history h"
+    "   ON h.seq = COALESCE((SELECT hseq FROM main.record r"
+    "   WHERE r.id = w.id), (SELECT seq FROM main.history_orphan o"
+    "   WHERE o.id = w.id)) AND h.id = w.id"
+    "  UNION ALL"
+    "  SELECT h.seq, h.id, h.prev_seq FROM chain c JOIN main.history h"
+    "   ON h.seq = c.prev AND h.seq < c.seq AND h.id = c.id"
+    "   WHERE c.seq > ?1)"
+    " SELECT seq, id, status, previous, first, changed_at, fetched_at"
+    " FROM main.history WHERE seq IN (SELECT seq FROM chain"
+    " WHERE seq > ?1 AND seq <= ?4) ORDER BY seq LIMIT ?2";
+/* the same in schema 2 and 3, by their index on the company */
+static const char sql_after_in3[] =
     "SELECT seq, id, status, previous, first, changed_at, fetched_at"
     " FROM main.history INDEXED BY history_id"
     " WHERE id IN (SELECT value FROM json_each(?3))"
     " AND seq > ?1 AND seq <= ?4 ORDER BY seq LIMIT ?2";
 static const char sql_max[] = "SELECT max(seq) FROM main.history";
-/* the rows of one window of seq that may go: old, and not the newest */
+/* the rows of one window of seq that may go: old, and not the head of
+ * their company's chain */
 #define OLD_ROWS \
     " FROM main.history h WHERE seq > ?1 AND seq <= ?2 AND fetched_at < ?3" \
-    " AND EXISTS (SELECT 1 FROM main.history n WHERE n.id = h.id" \
-    "  AND n.seq > h.seq)"
+    " AND NOT EXISTS (SELECT 1 FROM main.record r WHERE r.id = h.id" \
+    "  AND r.hseq = h.seq)" \
+    " AND NOT EXISTS (SELECT 1 FROM main.history_orphan o" \
+    "  WHERE o.id = h.id AND o.seq = h.seq)"
 static const char sql_del[] =
     "DELETE FROM main.history WHERE seq IN (SELECT seq" OLD_ROWS ")";
 static const char sql_count_old[] = "SELECT count(*)" OLD_ROWS;
+/* one scan: an index on fetched_at cost every appended row a write */
 static const char sql_count[] =
-    "SELECT count(*),"
-    " (SELECT count(*) FROM main.history WHERE fetched_at >= ?1),"
-    " (SELECT count(*) FROM main.history WHERE fetched_at >= ?2)"
-    " FROM main.history";
+    "SELECT count(*), count(*) FILTER (WHERE fetched_at >= ?1),"
+    " count(*) FILTER (WHERE fetched_at >= ?2) FROM main.history";
+/* history_total and the rows it does not count yet, on one snapshot */
 static const char sql_totals[] =
+    "SELECT found, status, sum(n) FROM ("
+    "  SELECT found, status, n FROM main.history_total"
+    "  UNION ALL"
+    "  SELECT status IS NOT NULL, COALESCE(status, ''), count(*)"
+    "  FROM main.history"
+    "  WHERE seq > (SELECT counted FROM main.history_mark) GROUP BY 1, 2)"
+    " GROUP BY 1, 2 ORDER BY 1 DESC, 2";
+/* schema 2 and 3 counted every change at its commit */
+static const char sql_totals3[] =
     "SELECT found, status, n FROM main.history_total"
     " ORDER BY found DESC, status";
 
@@ -94,45 +151,111 @@ have(struct risk_db *db, char *err)
 	    "risk-purge", db->path, db->version);
 }
 
-static int count(struct risk_db *db, bool found, const char *status,
-    char *err);
 static int insert(struct risk_db *db, char *err);
+
+/* The transaction's db->hnext and db->orphans (sql_state). */
+static int
+state(struct risk_db *db, char *err)
+{
+	sqlite3_stmt *st;
+	int64_t max = 0;
+	int rc;
+
+	if ((st = risk__stmt(db, S_HIST_STATE, sql_state, err)) == NULL)
+		return RISK_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		max = sqlite3_column_int64(st, 0);
+		db->orphans = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return risk__dberr(db, rc, err, db->path);
+	if (max < 0 || max >= INT64_MAX - RISK__HROWS)
+		return risk_seterr(err, RISK_EDB, "%s: history: seq %lld "
+		    "leaves no room for more rows", db->path, (long long)max);
+	db->hnext = max + 1;
+	return RISK_OK;
+}
+
+/*
+ * A company without a record: *seq its newest row and prev its status
+ * (*found: not "not found"), or *seq 0 when it has none.  The company is
+ * getting its record, which becomes the head of its chain: its
+ * history_orphan row goes.
+ */
+static int
+orphan(struct risk_db *db, const char *id, int64_t *seq, char *prev,
+    size_t size, bool *found, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*seq = 0;
+	*found = false;
+	if ((st = risk__stmt(db, S_HIST_ORPHAN, sql_orphan, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*found = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		risk__column_text(st, 1, prev, size);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, db->path);
+	if ((st = risk__stmt(db, S_HIST_UNORPHAN, sql_unorphan, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
+	    db->path);
+}
+
+/* Copy a string known to fit (both are a record's status or ID). */
+static void
+copy(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 int
 risk__history_note(struct risk_db *db, const struct risk_record *rec,
-    const struct risk_record *old, char *err)
+    const struct risk_record *old, int64_t *head, char *err)
 {
 	struct risk__hrow *h;
-	sqlite3_stmt *st;
 	char prev[sizeof rec->status];
-	bool first = false, prev_found;
+	int64_t before = *head;
+	bool first = false, prev_found = false;
 	int rc;
 
 #ifdef RISK_NO_HISTORY
 	/* bench/changes.sh builds this to measure what the history costs */
-	(void)h; (void)st; (void)prev; (void)first; (void)prev_found; (void)rc;
-	(void)db; (void)rec; (void)old; (void)err;
+	(void)h; (void)prev; (void)before; (void)first; (void)prev_found;
+	(void)rc; (void)db; (void)rec; (void)old; (void)err;
 	return RISK_OK;
 #endif
+	prev[0] = '\0';
+	if (db->hnext == 0 && (rc = state(db, err)) != RISK_OK)
+		return rc;
 	if (old != NULL) {
 		/* the record's status is its newest row's (the invariant) */
 		prev_found = old->found;
-		snprintf(prev, sizeof prev, "%s", old->found ? old->status :
-		    "");
+		if (old->found)
+			copy(prev, old->status, sizeof prev);
+	} else if (!db->orphans) {
+		first = true;	/* no company has rows but no record */
 	} else {
-		if ((st = risk__stmt(db, S_HIST_LAST, sql_last, err)) == NULL)
-			return RISK_EDB;
-		sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		first = rc == SQLITE_DONE;
-		prev_found = rc == SQLITE_ROW &&
-		    sqlite3_column_type(st, 0) != SQLITE_NULL;
-		prev[0] = '\0';
-		if (prev_found)
-			risk__column_text(st, 0, prev, sizeof prev);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return risk__dberr(db, rc, err, db->path);
+		if ((rc = orphan(db, rec->id, &before, prev, sizeof prev,
+		    &prev_found, err)) != RISK_OK)
+			return rc;
+		first = before == 0;
+		*head = before;
 	}
 	if (!first && prev_found == rec->found &&
 	    (!rec->found || strcmp(prev, rec->status) == 0))
@@ -141,10 +264,11 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	if (db->nhrow == RISK__HROWS && (rc = insert(db, err)) != RISK_OK)
 		return rc;
 	h = &db->hrow[db->nhrow++];
-	snprintf(h->id, sizeof h->id, "%s", rec->id);
-	snprintf(h->status, sizeof h->status, "%s", rec->found ?
-	    rec->status : "");
-	snprintf(h->prev, sizeof h->prev, "%s", prev);
+	h->seq = db->hnext++;
+	h->prev_seq = first ? 0 : before;
+	copy(h->id, rec->id, sizeof h->id);
+	copy(h->status, rec->found ? rec->status : "", sizeof h->status);
+	copy(h->prev, prev, sizeof h->prev);
 	h->found = rec->found;
 	h->prev_found = prev_found;
 	h->first = first;
@@ -152,9 +276,36 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	h->changed_at = rec->found && rec->changed_at > 0 ? rec->changed_at :
 	    rec->fetched_at / 1000;
 	h->fetched_at = rec->fetched_at;
-	if (!db->txn && (rc = insert(db, err)) != RISK_OK)
-		return rc;
-	return count(db, rec->found, rec->found ? rec->status : "", err);
+	*head = h->seq;
+	if (db->txn)
+		return RISK_OK;
+	/* in a transaction begun by hand (risk_db_exec): at once, and the
+	 * next seq read again next time */
+	rc = risk__history_flush(db, err);
+	db->hnext = 0;
+	return rc;
+}
+
+/*
+ * Read history_mark.counted into db->counted, checked whole: a file
+ * without the row (someone deleted it) reads as every row counted.
+ */
+static int
+mark(struct risk_db *db, char *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = risk__stmt(db, S_HIST_MARK, sql_mark, err)) == NULL)
+		return RISK_EDB;
+	rc = sqlite3_step(st);
+	db->counted = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) :
+	    INT64_MAX;
+	if (db->counted < 0)
+		db->counted = 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RISK_OK :
+	    risk__dberr(db, rc, err, db->path);
 }
 
 /* Insert the rows noted so far, in their order. */
@@ -166,7 +317,7 @@ insert(struct risk_db *db, char *err)
 	    { S_HIST_ADD2, sql_add2, 2 }, { S_HIST_ADD, sql_add, 1 } };
 	const struct risk__hrow *h;
 	sqlite3_stmt *st;
-	int i, j, k, rc, n = db->nhrow;
+	int i, j, k, c, rc, n = db->nhrow;
 
 	db->nhrow = 0;		/* inserted, or the transaction fails */
 	for (i = 0; i < n; i += by[j].n) {
@@ -176,17 +327,20 @@ insert(struct risk_db *db, char *err)
 			return RISK_EDB;
 		for (k = 0; k < by[j].n; k++) {
 			h = &db->hrow[i + k];
-			sqlite3_bind_text(st, k * NCOL + 1, h->id, -1,
-			    SQLITE_STATIC);
+			c = k * NCOL;
+			sqlite3_bind_int64(st, c + 1, h->seq);
+			sqlite3_bind_text(st, c + 2, h->id, -1, SQLITE_STATIC);
 			if (h->found)
-				sqlite3_bind_text(st, k * NCOL + 2, h->status,
-				    -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, c + 3, h->status, -1,
+				    SQLITE_STATIC);
 			if (h->prev_found)
-				sqlite3_bind_text(st, k * NCOL + 3, h->prev,
-				    -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, k * NCOL + 4, h->first);
-			sqlite3_bind_int64(st, k * NCOL + 5, h->changed_at);
-			sqlite3_bind_int64(st, k * NCOL + 6, h->fetched_at);
+				sqlite3_bind_text(st, c + 4, h->prev, -1,
+				    SQLITE_STATIC);
+			sqlite3_bind_int(st, c + 5, h->first);
+			sqlite3_bind_int64(st, c + 6, h->changed_at);
+			sqlite3_bind_int64(st, c + 7, h->fetched_at);
+			if (h->prev_seq > 0)
+				sqlite3_bind_int64(st, c + 8, h->prev_seq);
 		}
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
@@ -196,69 +350,61 @@ insert(struct risk_db *db, char *err)
 	return RISK_OK;
 }
 
-/* Add n changes to status (found) in history_total. */
-static int
-total(struct risk_db *db, bool found, const char *status, int64_t n,
-    char *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = risk__stmt(db, S_HIST_TOTAL, sql_total, err)) == NULL)
-		return RISK_EDB;
-	sqlite3_bind_int(st, 1, found);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, n);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? RISK_OK : risk__dberr(db, rc, err,
-	    db->path);
-}
-
 /*
- * One change more for status.  In a risk_db_begin() transaction it is
- * added up in db->tot and written by risk_db_commit(), one statement per
- * status instead of one per change (a drainer's transaction settles
- * several answers, mostly of one status); otherwise at once.
+ * Count the rows after history_mark.counted into history_total, and
+ * move counted to the newest.  In a write transaction.  A counted past
+ * the newest row (a hand-edited file) counts nothing and comes back to
+ * it.
  */
 static int
-count(struct risk_db *db, bool found, const char *status, char *err)
+fold(struct risk_db *db, char *err)
 {
-	struct risk__total *t;
-	int i, r;
+	sqlite3_stmt *st;
+	int64_t newest;
+	int rc, r;
 
-	if (!db->txn)
-		return total(db, found, status, 1, err);
-	for (i = 0; i < db->ntot; i++) {
-		t = &db->tot[i];
-		if (t->found == found && strcmp(t->status, status) == 0) {
-			t->n++;
-			return RISK_OK;
-		}
-	}
-	if (db->ntot == RISK__TOTALS && (r = risk__history_flush(db, err)) !=
-	    RISK_OK)
+	if ((r = mark(db, err)) != RISK_OK ||
+	    (r = risk__sq_history_last(db, &newest, err)) != RISK_OK)
 		return r;
-	t = &db->tot[db->ntot++];
-	t->found = found;
-	snprintf(t->status, sizeof t->status, "%s", status);
-	t->n = 1;
+	if (db->counted == newest)
+		return RISK_OK;
+	if (db->counted < newest) {
+		if ((st = risk__stmt(db, S_HIST_FOLD, sql_fold, err)) == NULL)
+			return RISK_EDB;
+		sqlite3_bind_int64(st, 1, db->counted);
+		sqlite3_bind_int64(st, 2, newest);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return risk__dberr(db, rc, err, db->path);
+	}
+	if ((st = risk__stmt(db, S_HIST_COUNTED, sql_counted, err)) == NULL)
+		return RISK_EDB;
+	sqlite3_bind_int64(st, 1, newest);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return risk__dberr(db, rc, err, db->path);
+	db->counted = newest;
 	return RISK_OK;
 }
 
 int
 risk__history_flush(struct risk_db *db, char *err)
 {
-	int i, r;
+	int64_t last;
+	int r;
 
+	if (db->nhrow == 0)
+		return RISK_OK;
+	last = db->hrow[db->nhrow - 1].seq;
 	if ((r = insert(db, err)) != RISK_OK)
 		return r;	/* the caller rolls back */
-	for (i = 0; i < db->ntot; i++)
-		if ((r = total(db, db->tot[i].found, db->tot[i].status,
-		    db->tot[i].n, err)) != RISK_OK)
-			return r;	/* the caller rolls back */
-	db->ntot = 0;
-	return RISK_OK;
+	/* db->counted may be behind (another process folded): then this
+	 * folds early, which costs nothing more */
+	if (db->counted == INT64_MIN && (r = mark(db, err)) != RISK_OK)
+		return r;
+	return last - db->counted >= FOLD_EVERY ? fold(db, err) : RISK_OK;
 }
 
 int
@@ -311,8 +457,9 @@ risk__sq_history_each(struct risk_db *db, const struct risk_idset *watch,
 	}
 	do {
 		if (ids != NULL)
-			st = risk__stmt(db, S_HIST_AFTER_IN, sql_after_in,
-			    err);
+			st = db->version < 4 ? risk__stmt(db, S_HIST_AFTER_IN3,
+			    sql_after_in3, err) : risk__stmt(db,
+			    S_HIST_AFTER_IN, sql_after_in, err);
 		else
 			st = risk__stmt(db, S_HIST_AFTER, sql_after, err);
 		if (st == NULL) {
@@ -362,7 +509,7 @@ risk__sq_purge_history(struct risk_db *db, const struct risk_purge *p, long *n,
     char *err)
 {
 	sqlite3_stmt *st;
-	int64_t last, top, step = p->batch > 0 ? p->batch : BATCH_DEFAULT;
+	int64_t last, top, step = p->batch;	/* store.c set it */
 	int rc, r;
 
 	*n = 0;
@@ -415,7 +562,9 @@ risk__sq_history_stat(struct risk_db *db, int64_t now_ms,
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return risk__dberr(db, rc, err, db->path);
-	if ((st = risk__stmt(db, S_HIST_TOTALS, sql_totals, err)) == NULL)
+	if ((st = db->version < 4 ?
+	    risk__stmt(db, S_HIST_TOTALS3, sql_totals3, err) :
+	    risk__stmt(db, S_HIST_TOTALS, sql_totals, err)) == NULL)
 		return RISK_EDB;
 	for (i = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; ) {
 		if (i == RISK_HISTORY_STATUSES) {

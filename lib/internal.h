@@ -60,19 +60,25 @@ enum risk_stmt {
 	S_LOGR_SINCE,
 	S_LOGR_AFTER,
 	/* history.c */
-	S_HIST_LAST,
+	S_HIST_STATE,
+	S_HIST_ORPHAN,
+	S_HIST_UNORPHAN,
 	S_HIST_ADD,
 	S_HIST_ADD2,
 	S_HIST_ADD4,
 	S_HIST_ADD8,
-	S_HIST_TOTAL,
+	S_HIST_MARK,
+	S_HIST_FOLD,
+	S_HIST_COUNTED,
 	S_HIST_AFTER,
 	S_HIST_AFTER_IN,
+	S_HIST_AFTER_IN3,
 	S_HIST_MAX,
 	S_HIST_DEL,
 	S_HIST_COUNT_OLD,
 	S_HIST_COUNT,
 	S_HIST_TOTALS,
+	S_HIST_TOTALS3,
 	/* db.c */
 	S_BEGIN,
 	S_COMMIT,
@@ -85,7 +91,6 @@ struct risk_fileid {
 	ino_t ino;		/* 0: not known */
 };
 
-#define RISK__TOTALS 8	/* distinct statuses added up per transaction */
 #define RISK__HROWS 8	/* history rows kept for one INSERT (history.c) */
 
 struct risk_db {
@@ -99,14 +104,12 @@ struct risk_db {
 	int version;		/* user_version of the main schema */
 	int64_t busy_ms;
 	sqlite3_stmt *st[S_NSTMT];
-	/* history_total's increments of a risk_db_begin() transaction,
-	 * written by risk_db_commit() (history.c) */
-	struct risk__total {
-		bool found;
-		char status[sizeof ((struct risk_record *)0)->status];
-		int64_t n;
-	} tot[RISK__TOTALS];
-	int ntot;
+	/* history.c: history_mark.counted as last read (INT64_MIN: not
+	 * yet); in a write transaction, the next seq (0: not read yet) and
+	 * whether any company with rows has no record */
+	int64_t counted;
+	int64_t hnext;
+	bool orphans;
 	/* the history rows of a risk_db_begin() transaction not yet
 	 * inserted, in the order they were noted (history.c) */
 	struct risk__hrow {
@@ -114,6 +117,7 @@ struct risk_db {
 		char status[sizeof ((struct risk_record *)0)->status];
 		char prev[sizeof ((struct risk_record *)0)->status];
 		bool found, prev_found, first;
+		int64_t seq, prev_seq;	/* prev_seq 0: none */
 		int64_t changed_at, fetched_at;
 	} hrow[RISK__HROWS];
 	int nhrow;
@@ -178,15 +182,18 @@ risk__clamp(int64_t v, int lo, int hi)
 #define risk__qfile(db) ((db)->split ? (db)->qpath : (db)->path)
 
 /*
- * history.c: after record.c stored rec (inside its transaction), append
+ * history.c: before record.c stores rec (inside its transaction), append
  * a history row if rec's status differs from the one before: old, the
- * record it replaced, or when NULL (there was none) the company's newest
- * history row.
+ * record it replaces, or when NULL (there is none) the company's newest
+ * history row.  *head is the head of the company's chain: old's hseq
+ * (0: none) on the way in, the row to store as the record's hseq on the
+ * way out.
  */
 int risk__history_note(struct risk_db *db, const struct risk_record *rec,
-    const struct risk_record *old, char *err);
-/* history.c: write the history_total increments added up in db->tot;
- * risk_db_commit() calls it just before COMMIT. */
+    const struct risk_record *old, int64_t *head, char *err);
+/* history.c: insert the rows noted so far, and fold them into
+ * history_total once enough have gathered; risk_db_commit() calls it
+ * just before COMMIT. */
 int risk__history_flush(struct risk_db *db, char *err);
 
 /* idset.c: the set as a JSON array of strings (malloc'd), or NULL. */

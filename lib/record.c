@@ -11,6 +11,7 @@
  * - status NULL is a "not found" answer (HTTP 404), kept like any other.
  * - A put that stores a new status appends the company's history row
  *   (history.c) in the same transaction; outside one, it makes its own.
+ *   hseq is the company's newest history row (the head of its chain).
  */
 #include <string.h>
 
@@ -18,18 +19,20 @@
 #include "sqlite.h"
 
 static const char sql_get[] =
-    "SELECT status, changed_at, fetched_at FROM main.record WHERE id = ?1";
+    "SELECT status, changed_at, fetched_at, hseq FROM main.record"
+    " WHERE id = ?1";
 
 static const char sql_put[] =
-    "INSERT INTO main.record (id, status, changed_at, fetched_at)"
-    " VALUES (?1, ?2, COALESCE(?3, ?4 / 1000), ?4)"
+    "INSERT INTO main.record (id, status, changed_at, fetched_at, hseq)"
+    " VALUES (?1, ?2, COALESCE(?3, ?4 / 1000), ?4, ?5)"
     " ON CONFLICT (id) DO UPDATE SET"
     "  changed_at = CASE"
     "   WHEN ?3 IS NOT NULL THEN ?3"
     "   WHEN record.status IS excluded.status THEN record.changed_at"
     "   ELSE excluded.fetched_at / 1000 END,"
     "  status = excluded.status,"
-    "  fetched_at = excluded.fetched_at"
+    "  fetched_at = excluded.fetched_at,"
+    "  hseq = excluded.hseq"
     " WHERE excluded.fetched_at >= record.fetched_at";
 
 static const char sql_each[] =
@@ -44,9 +47,11 @@ fill(sqlite3_stmt *st, int col, struct risk_record *rec)
 	rec->fetched_at = sqlite3_column_int64(st, col + 2);
 }
 
-int
-risk__sq_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
-    char *err)
+/* The record of id, and (hseq not NULL) the head of its history's
+ * chain (0: none). */
+static int
+get(struct risk_db *db, const char *id, struct risk_record *rec,
+    int64_t *hseq, char *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -65,8 +70,17 @@ risk__sq_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
 	}
 	snprintf(rec->id, sizeof rec->id, "%s", id);
 	fill(st, 0, rec);
+	if (hseq != NULL)
+		*hseq = sqlite3_column_int64(st, 3);	/* NULL: 0 */
 	sqlite3_reset(st);
 	return RISK_OK;
+}
+
+int
+risk__sq_record_get(struct risk_db *db, const char *id, struct risk_record *rec,
+    char *err)
+{
+	return get(db, id, rec, NULL, err);
 }
 
 /* The record, and its history row when its status changed. */
@@ -76,18 +90,24 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 {
 	struct risk_record old;
 	sqlite3_stmt *st;
+	int64_t head = 0;
 	bool same;
 	int rc, had;
 
-	if ((had = risk__sq_record_get(db, rec->id, &old, err)) != RISK_OK &&
+	if ((had = get(db, rec->id, &old, &head, err)) != RISK_OK &&
 	    had != RISK_ENOTFOUND)
 		return had;
 	if (had == RISK_OK && old.fetched_at > rec->fetched_at) {
 		*stored = false;	/* older: changes nothing */
 		return RISK_OK;
 	}
+	/* from here the put stores (the statement's WHERE says the same):
+	 * the history row first, for the head of the chain to store */
 	same = had == RISK_OK && old.found == rec->found &&
 	    (!rec->found || strcmp(old.status, rec->status) == 0);
+	if (!same && (rc = risk__history_note(db, rec, had == RISK_OK ?
+	    &old : NULL, &head, err)) != RISK_OK)
+		return rc;
 	if ((st = risk__stmt(db, S_RECORD_PUT, sql_put, err)) == NULL)
 		return RISK_EDB;
 	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
@@ -96,16 +116,17 @@ put(struct risk_db *db, const struct risk_record *rec, bool *stored,
 	if (rec->found && rec->changed_at > 0)
 		sqlite3_bind_int64(st, 3, rec->changed_at);
 	sqlite3_bind_int64(st, 4, rec->fetched_at);
+	if (head > 0)
+		sqlite3_bind_int64(st, 5, head);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return risk__dberr(db, rc, err, db->path);
 	*stored = sqlite3_changes(db->h) > 0;
-	/* an older fetch that changed nothing changes no history either */
-	if (!*stored || same)
-		return RISK_OK;		/* the same status: no history */
-	return risk__history_note(db, rec, had == RISK_OK ? &old : NULL,
-	    err);
+	if (!*stored)	/* cannot be, but a history row must not be alone */
+		return risk_seterr(err, RISK_EDB, "%s: %s: not stored",
+		    db->path, rec->id);
+	return RISK_OK;
 }
 
 int

@@ -135,7 +135,16 @@ run risk-changes --cursor "$cur" --since 3
 expect_rc 2
 
 # ---- seq is never reused, even when the newest rows go -------------------
-q "delete from history where seq = 10"
+# SQLite gives a new row the largest seq + 1, and refuses to delete the
+# newest; PostgreSQL's sequence goes on past a deleted one
+gone=0
+if q "delete from history where seq = 10" 2>"$T/del.err"; then gone=1; fi
+if on_sqlite; then
+	expect "SQLite: the newest row stays" [ "$gone" = 0 ] && grep -q 'newest history row is kept' "$T/del.err"
+	q "delete from history where seq = 9"	# B reliable, not the newest: goes
+else
+	expect "PostgreSQL: deleted" [ "$gone" = 1 ]
+fi
 set_status 'B=sound'
 risk-fetch -q --store --source "$SOURCE" B >/dev/null
 expect "a new row after a deletion takes a new seq" [ "$(q 'select max(seq) from history')" = 11 ]
@@ -183,9 +192,13 @@ expect_out_re "^history rows +$rows\$"
 expect_out_re "^status changes +$rows in the last hour, $rows in the last day\$"
 run risk-stat --json
 expect "JSON: history rows" [ "$(jq .history.rows "$T/out")" = "$rows" ]
-# ever made: one more than the rows (seq 10 was deleted by hand above)
+# ever made: one more than the rows of the status deleted by hand above
+# (seq 9 reliable on SQLite, seq 10 indebted on PostgreSQL)
 ind=$(jq '.history.changes_total.indebted' "$T/out")
-expect "JSON: indebted changes ever made ($ind)" [ "$ind" = "$(( $(hist "status = 'indebted'") + 1 ))" ]
+rel=$(jq '.history.changes_total.reliable' "$T/out")
+expect "JSON: indebted and reliable changes ever made ($ind, $rel)" \
+    [ "$((ind + rel))" = "$(( $(hist "status in ('indebted', 'reliable')") + 1 ))" ] &&
+    [ "$ind" -ge "$(hist "status = 'indebted'")" ] && [ "$rel" -ge "$(hist "status = 'reliable'")" ]
 run risk-stat --prometheus
 expect_out_re '^# TYPE risk_status_changes_total counter$'
 expect_out_re "^risk_status_changes_total\{status=\"not_found\"\} 1\$"
@@ -228,7 +241,9 @@ expect "then indebted: a change with a new seq" [ "$(q "select case when seq > $
 if on_sqlite; then
 	export RISK_DB=$T/old.db
 	risk-enqueue X
-	q "drop table history; drop table history_total; delete from sqlite_sequence; pragma user_version = 1"
+	q "drop table history; drop table history_total; drop table history_mark;
+	    drop table history_orphan; drop trigger history_orphaned;
+	    pragma user_version = 1"
 	seed R1 reliable 100 10
 	seed R2 - 100 10
 	run risk-changes --since 0
@@ -239,7 +254,7 @@ if on_sqlite; then
 	expect_rc 0
 	expect "every record got its first row" [ "$(wc -l <"$T/out")" = 2 ]
 	expect_out_re '"id":"R2","status":"not_found","previous":null'
-	expect "user_version current (3)" [ "$(q 'pragma user_version')" = 3 ]
+	expect "user_version current (4)" [ "$(q 'pragma user_version')" = 4 ]
 
 	# the web user, who may only read the records' file, still queues and
 	# reads while that file waits for a writer to upgrade it
@@ -250,7 +265,9 @@ if on_sqlite; then
 		seed R1 reliable 100 10
 		# (keeping -wal and -shm, as risk does: a reader may not make them)
 		sqlite3 "$RISK_DB" ".filectrl persist_wal 1" >/dev/null "drop table history;
-		    drop table history_total; pragma user_version = 1"
+		    drop table history_total; drop table history_mark;
+		    drop table history_orphan; drop trigger history_orphaned;
+		    pragma user_version = 1"
 		chmod 755 "$T" "$T/web"
 		chmod 555 "$T/web/db"
 		chmod 444 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"
@@ -270,6 +287,94 @@ if on_sqlite; then
 		chmod 644 "$RISK_DB" "$RISK_DB-wal" "$RISK_DB-shm"
 		unset RISK_QUEUE
 	fi
+fi
+
+# ---- a version 3 file: its history kept, seq and counts included -------
+# (AUTOINCREMENT, indexes on the company and fetched_at, history_total
+# counted at each commit, no chains; made here by hand as risk 3 made
+# it, with a hand-deleted newest row, 4, and a company, G, whose record
+# is gone)
+if on_sqlite; then
+	export RISK_DB=$T/v3.db
+	risk-enqueue X
+	q "drop table history; drop table history_total; drop table history_mark;
+	    drop table history_orphan; drop table record;
+	    CREATE TABLE record (id TEXT PRIMARY KEY, status TEXT,
+	      changed_at INTEGER, fetched_at INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+	    CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	      id TEXT NOT NULL, status TEXT, previous TEXT, first INTEGER NOT NULL,
+	      changed_at INTEGER NOT NULL, fetched_at INTEGER NOT NULL) STRICT;
+	    CREATE INDEX history_id ON history(id, seq, status);
+	    CREATE INDEX history_fetched ON history(fetched_at);
+	    CREATE TABLE history_total (found INTEGER NOT NULL,
+	      status TEXT NOT NULL, n INTEGER NOT NULL,
+	      PRIMARY KEY (found, status)) STRICT, WITHOUT ROWID;
+	    INSERT INTO history VALUES (1, 'F', 'reliable', NULL, 1, 100, 100000),
+	      (2, 'G', 'reliable', NULL, 1, 100, 100000),
+	      (3, 'F', 'indebted', 'reliable', 0, 200, 200000),
+	      (4, 'G', 'indebted', 'reliable', 0, 200, 200000);
+	    DELETE FROM history WHERE seq = 4;
+	    INSERT INTO history_total VALUES (1, 'reliable', 2), (1, 'indebted', 2);
+	    INSERT INTO record VALUES ('F', 'indebted', 200, 200000);
+	    pragma user_version = 3"
+	expect "made as version 3" [ "$(q "select seq from sqlite_sequence where name = 'history'")" = 4 ]
+	run risk-stat --prometheus
+	expect_rc 0
+	expect_out_re 'risk_status_changes_total\{status="indebted"\} 2$'
+	risk-enqueue Y		# a writer: migrated
+	expect "version 4" [ "$(q 'pragma user_version')" = 4 ]
+	expect "no AUTOINCREMENT, no index on the history, no leftovers" \
+	    [ "$(q "select count(*) from sqlite_schema where sql like '%AUTOINCREMENT%'
+	    or tbl_name = 'history' and type = 'index' or name = 'history_v3'")" = 0 ]
+	# the newest row left takes 4, the number last handed out
+	expect "rows kept and chained; the newest renumbered past the deleted one" \
+	    [ "$(q "select group_concat(seq || id || coalesce(prev_seq, '-'), ' ')
+	    from history")" = "1F- 2G- 4F1" ]
+	expect "F's record heads its chain; G's is kept for it" \
+	    [ "$(q "select (select hseq from record where id = 'F') || ' ' ||
+	    (select group_concat(id || seq) from history_orphan)")" = "4 G2" ]
+	expect "counted up to 4" [ "$(q 'select counted from history_mark')" = 4 ]
+	run risk-stat --prometheus
+	expect_out_re 'risk_status_changes_total\{status="indebted"\} 2$'
+	expect_out_re 'risk_status_changes_total\{status="reliable"\} 2$'
+	# G, refetched: compared with its row, not a first answer; seq 5
+	set_status "G=indebted"
+	risk-fetch -q --store --source "$SOURCE" G >/dev/null
+	run risk-changes --since 4
+	expect_rc 0
+	expect_out_re '^\{"seq":5,"id":"G","status":"indebted","previous":"reliable",'
+	expect "G's record heads its chain now" \
+	    [ "$(q "select hseq || (select count(*) from history_orphan) from record where id = 'G'")" = 50 ]
+	set_status "G=reliable"
+	risk-fetch -q --store --source "$SOURCE" G >/dev/null
+	risk-fetch -q --store --source "$SOURCE" G >/dev/null
+	expect "back, then the same: one row more" [ "$(q 'select max(seq) from history')" = 6 ]
+	# each company's story, by its chain
+	run risk-changes --since 0 G F
+	expect_rc 0
+	expect "G's and F's stories, in order" [ "$(jq -r '"\(.seq)\(.id)"' "$T/out" | tr '\n' ' ')" = "1F 2G 4F 5G 6G " ]
+	run risk-changes --since 4 G
+	expect "G's story after 4" [ "$(jq -r .seq "$T/out" | tr '\n' ' ')" = "5 6 " ]
+	run risk-stat --prometheus
+	expect_out_re 'risk_status_changes_total\{status="indebted"\} 3$'
+	expect_out_re 'risk_status_changes_total\{status="reliable"\} 3$'
+
+	# forged links, as someone who may write the file would make them:
+	# a walk follows only a smaller seq of the same company
+	q "update record set hseq = 5 where id = 'F'"
+	run timeout 5 risk-changes --since 0 F
+	expect_rc 1		# F's head is G's row: not F's, so nothing
+	q "update record set hseq = 4 where id = 'F';
+	    update history set prev_seq = 4 where seq = 4"
+	run timeout 5 risk-changes --since 0 F
+	expect_rc 0
+	expect "a link to itself ends the walk" [ "$(jq -r .seq "$T/out" | tr '\n' ' ')" = "4 " ]
+	q "update history set prev_seq = 6 where seq = 4"
+	run timeout 5 risk-changes --since 0 F
+	expect "a link forward ends it" [ "$(jq -r .seq "$T/out" | tr '\n' ' ')" = "4 " ]
+	q "update history set prev_seq = 2 where seq = 4"
+	run timeout 5 risk-changes --since 0 F
+	expect "a link to another company's row ends it" [ "$(jq -r .seq "$T/out" | tr '\n' ' ')" = "4 " ]
 fi
 
 # no database at all: an error, as for every reader (a mistyped path
