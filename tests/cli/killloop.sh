@@ -27,10 +27,12 @@ DRAIN=(risk-drain -q --source "$SOURCE" --timeout 500ms --lease 1s
 : >"$T/snap.prev"
 bad_time=0 bad_integrity=0 kills=0 lkills=0 bad_step=0 n=0
 # records whose newest history row is missing or says another status
+# (on SQLite, or is not the head of the company's chain, record.hseq)
+head=
+if on_sqlite; then sqlite=true head="AND h.seq = r.hseq"; else sqlite=false; fi
 step="SELECT count(*) FROM record r WHERE NOT EXISTS (SELECT 1 FROM
     history h WHERE h.id = r.id AND h.status IS NOT DISTINCT FROM r.status
-    AND h.seq = (SELECT max(seq) FROM history g WHERE g.id = r.id))"
-if on_sqlite; then sqlite=true; else sqlite=false; fi
+    AND h.seq = (SELECT max(seq) FROM history g WHERE g.id = r.id) $head)"
 
 for i in $(seq "$iters"); do
 	# a batch of new companies, some given twice (idempotent), queued
