@@ -1237,7 +1237,13 @@ risk__sq_db_rollback(struct risk_db *db)
 int
 risk__sq_db_exec(struct risk_db *db, const char *sql, char *err)
 {
-	return exec(db, sql, err, db->path);
+	/* the caller's SQL may change what history.c read in this
+	 * transaction (a record deleted): its rows go in first, and the
+	 * next put reads again */
+	int r = risk__history_flush(db, err);
+
+	db->hnext = 0;
+	return r != RISK_OK ? r : exec(db, sql, err, db->path);
 }
 
 /* A bulk load touches most pages: 64 MiB of page cache instead of 2 MiB

@@ -38,7 +38,9 @@
  *   in as few statements as it takes, before the COMMIT.  Nothing reads
  *   a company's rows in the transaction that appends them: a put
  *   compares with the record, and a company with a row noted here has a
- *   record by then.
+ *   record by then.  A record deleted in the same transaction can only
+ *   be deleted by risk_db_exec(), which puts the rows noted so far in
+ *   first and has the next put read db->hnext and db->orphans again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +174,8 @@ state(struct risk_db *db, char *err)
 	if (rc != SQLITE_ROW)
 		return risk__dberr(db, rc, err, db->path);
 	if (max < 0 || max >= INT64_MAX - RISK__HROWS)
-		return risk_seterr(err, RISK_EDB, "%s: history: seq %lld "
-		    "leaves no room for more rows", db->path, (long long)max);
+		return risk_seterr(err, RISK_EDB, "%s: history: largest seq "
+		    "%lld is out of range", db->path, (long long)max);
 	db->hnext = max + 1;
 	return RISK_OK;
 }

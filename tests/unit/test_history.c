@@ -121,6 +121,18 @@ test_record_gone(void **state)
 	assert_string_equal(s.line[1], "2 B - null");
 	assert_string_equal(s.line[2], "3 A indebted reliable");
 	assert_string_equal(s.line[3], "4 B reliable -");
+	/* the same within one transaction, the first row not in yet */
+	assert_int_equal(risk_db_begin(db, err), RISK_OK);
+	assert_true(put(db, "C", "reliable", 4000));
+	assert_int_equal(risk_db_exec(db, "DELETE FROM record WHERE id = 'C'",
+	    err), RISK_OK);
+	assert_true(put(db, "C", "reliable", 5000));	/* none */
+	assert_true(put(db, "C", "indebted", 6000));
+	assert_int_equal(risk_db_commit(db, err), RISK_OK);
+	s = feed(db, NULL, &at);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.line[0], "5 C reliable null");
+	assert_string_equal(s.line[1], "6 C indebted reliable");
 	risk_db_close(db);
 }
 
