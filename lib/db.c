@@ -1180,7 +1180,6 @@ risk__sq_db_begin(struct risk_db *db, char *err)
 {
 	int r;
 
-	db->hnext = 0;		/* read again in each transaction */
 	if (!db->split) {
 		r = step(db, S_BEGIN, "BEGIN IMMEDIATE", err, db->path);
 		db->txn = r == RISK_OK;
@@ -1218,8 +1217,9 @@ risk__sq_db_commit(struct risk_db *db, char *err)
 
 	if (r != RISK_OK)
 		risk__sq_db_rollback(db);
+	else
+		risk__history_end(db, true);
 	db->txn = false;
-	db->hnext = 0;
 	return r;
 }
 
@@ -1230,7 +1230,7 @@ risk__sq_db_rollback(struct risk_db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->txn = false;
 	db->nhrow = 0;		/* the history rows not inserted yet */
-	db->hnext = 0;
+	risk__history_end(db, false);
 	db->counted = INT64_MIN;	/* a fold may be undone */
 }
 
@@ -1242,7 +1242,7 @@ risk__sq_db_exec(struct risk_db *db, const char *sql, char *err)
 	 * next put reads again */
 	int r = risk__history_flush(db, err);
 
-	db->hnext = 0;
+	risk__history_end(db, false);
 	return r != RISK_OK ? r : exec(db, sql, err, db->path);
 }
 

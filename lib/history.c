@@ -15,10 +15,12 @@
  *   once the record is gone, names its newest row, and each row's
  *   prev_seq the one before.  Every walk checks whole values: a link
  *   leads to a smaller seq of the same company, or the walk ends.
- * - seq is handed out here, the largest + 1, read once per transaction
- *   (the write lock is held): it only grows and is never handed out
- *   twice, since the newest row is never deleted (db.c), so a cursor
- *   stays valid.
+ * - seq is handed out here, the largest + 1, read in a write transaction
+ *   (the lock is held): it only grows and is never handed out twice,
+ *   since the newest row is never deleted (db.c), so a cursor stays
+ *   valid.  What was read (db->hnext, db->orphans) is kept from one
+ *   transaction to the next while the file's data version says that
+ *   nothing but this connection's commits changed it.
  * - Retention never deletes the newest row of a company (the head of its
  *   chain), and walks the table by seq, a window of at most a batch of
  *   rows per statement, so that drainers never wait long for the write
@@ -155,7 +157,7 @@ have(struct risk_db *db, char *err)
 
 static int insert(struct risk_db *db, char *err);
 
-/* The transaction's db->hnext and db->orphans (sql_state). */
+/* db->hnext and db->orphans, read (sql_state). */
 static int
 state(struct risk_db *db, char *err)
 {
@@ -178,6 +180,37 @@ state(struct risk_db *db, char *err)
 		    "%lld is out of range", db->path, (long long)max);
 	db->hnext = max + 1;
 	return RISK_OK;
+}
+
+/* Make db->hnext and db->orphans good for this transaction: read again
+ * unless kept from a commit of this connection's and nobody wrote the
+ * file since. */
+static int
+ready(struct risk_db *db, char *err)
+{
+	unsigned int v;
+	int r;
+
+	if (db->hnext == 0 || sqlite3_file_control(db->h, "main",
+	    SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK || v != db->hversion)
+		if ((r = state(db, err)) != RISK_OK)
+			return r;
+	db->hready = true;
+	return RISK_OK;
+}
+
+void
+risk__history_end(struct risk_db *db, bool committed)
+{
+	unsigned int v;
+
+	if (committed && db->hready && db->hnext != 0 &&
+	    sqlite3_file_control(db->h, "main", SQLITE_FCNTL_DATA_VERSION,
+	    &v) == SQLITE_OK)
+		db->hversion = v;	/* this commit's own change */
+	else
+		db->hnext = 0;
+	db->hready = false;
 }
 
 /*
@@ -243,7 +276,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	return RISK_OK;
 #endif
 	prev[0] = '\0';
-	if (db->hnext == 0 && (rc = state(db, err)) != RISK_OK)
+	if (!db->hready && (rc = ready(db, err)) != RISK_OK)
 		return rc;
 	if (old != NULL) {
 		/* the record's status is its newest row's (the invariant) */
@@ -284,7 +317,7 @@ risk__history_note(struct risk_db *db, const struct risk_record *rec,
 	/* in a transaction begun by hand (risk_db_exec): at once, and the
 	 * next seq read again next time */
 	rc = risk__history_flush(db, err);
-	db->hnext = 0;
+	risk__history_end(db, false);
 	return rc;
 }
 

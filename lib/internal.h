@@ -105,11 +105,13 @@ struct risk_db {
 	int64_t busy_ms;
 	sqlite3_stmt *st[S_NSTMT];
 	/* history.c: history_mark.counted as last read (INT64_MIN: not
-	 * yet); in a write transaction, the next seq (0: not read yet) and
-	 * whether any company with rows has no record */
+	 * yet); the next seq (0: not known) and whether any company with
+	 * rows has no record, good for this transaction once hready, and
+	 * kept from the last while the file's data version is hversion */
 	int64_t counted;
 	int64_t hnext;
-	bool orphans;
+	bool orphans, hready;
+	unsigned int hversion;
 	/* the history rows of a risk_db_begin() transaction not yet
 	 * inserted, in the order they were noted (history.c) */
 	struct risk__hrow {
@@ -191,6 +193,9 @@ risk__clamp(int64_t v, int lo, int hi)
  */
 int risk__history_note(struct risk_db *db, const struct risk_record *rec,
     const struct risk_record *old, int64_t *head, char *err);
+/* history.c: a transaction ends (committed, or rolled back, or SQL run
+ * by hand in it): what history.c read is kept only after a commit. */
+void risk__history_end(struct risk_db *db, bool committed);
 /* history.c: insert the rows noted so far, and fold them into
  * history_total once enough have gathered; risk_db_commit() calls it
  * just before COMMIT. */

@@ -136,6 +136,44 @@ test_record_gone(void **state)
 	risk_db_close(db);
 }
 
+/*
+ * Two connections take turns: each hands out the seq after the other's
+ * last, and sees that the other deleted a record, though each keeps
+ * what it read from one of its transactions to the next.
+ */
+static void
+test_two_writers(void **state)
+{
+	struct risk_db_opts o = { .busy_ms = 200 };
+	struct risk_db *a, *b;
+	char err[RISK_ERRLEN];
+	struct seen s;
+	int64_t at = 0;
+
+	(void)state;
+	test_fresh_opts("h", &o);
+	if (risk_db_open(&a, &o, err) != RISK_OK ||
+	    risk_db_open(&b, &o, err) != RISK_OK)
+		fail_msg("open: %s", err);
+	assert_true(put(a, "A", "reliable", 1000));
+	assert_true(put(b, "B", "reliable", 1000));
+	assert_true(put(a, "C", "reliable", 1000));
+	assert_true(put(b, "D", "reliable", 1000));
+	assert_int_equal(risk_db_exec(b, "DELETE FROM record WHERE id = 'A'",
+	    err), RISK_OK);
+	assert_true(put(a, "A", "reliable", 2000));	/* none */
+	assert_true(put(a, "A", "indebted", 3000));
+	s = feed(b, NULL, &at);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.line[0], "1 A reliable null");
+	assert_string_equal(s.line[1], "2 B reliable null");
+	assert_string_equal(s.line[2], "3 C reliable null");
+	assert_string_equal(s.line[3], "4 D reliable null");
+	assert_string_equal(s.line[4], "5 A indebted reliable");
+	risk_db_close(a);
+	risk_db_close(b);
+}
+
 /* Many records at once make the changes the same puts one by one would:
  * a company twice in a batch, an older fetch, not found. */
 static void
@@ -383,6 +421,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_what_is_a_change),
 		cmocka_unit_test(test_record_gone),
+		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_put_many),
 		cmocka_unit_test(test_purge_keeps_newest_and_seq),
 		cmocka_unit_test(test_watch_lists),
