@@ -135,6 +135,18 @@ fi
 expect "and says so in the house form" [ "$(grep -vc "$busy" "$T/short.err")" = 0 ]
 if on_sqlite; then
 	expect "PRAGMA integrity_check is ok" [ "$(q 'PRAGMA integrity_check')" = ok ]
+	# the history's chains, written by drains in turn, each keeping the
+	# next seq from one of its transactions to the next
+	expect "every link leads to an older row of the same company" \
+	    [ "$(q 'SELECT count(*) FROM history h WHERE prev_seq IS NOT NULL
+	    AND NOT EXISTS (SELECT 1 FROM history p WHERE p.seq = h.prev_seq
+	    AND p.id = h.id AND p.seq < h.seq)')" = 0 ]
+	expect "every record heads its company's chain" \
+	    [ "$(q 'SELECT count(*) FROM record r WHERE r.hseq IS NOT
+	    (SELECT max(seq) FROM history h WHERE h.id = r.id)')" = 0 ]
+	expect "every company with rows has one first answer at most" \
+	    [ "$(q 'SELECT count(*) FROM (SELECT id FROM history WHERE first
+	    GROUP BY id HAVING count(*) > 1)')" = 0 ]
 fi
 
 finish
