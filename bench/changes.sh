@@ -23,8 +23,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/risk-bench-changes.XXXXXX")
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"' EXIT
 export RISK_DB=$W/risk.db
-N_FAST=${N_FAST:-10000}
-ROUNDS=${ROUNDS:-5}
+N_FAST=${N_FAST:-15000}
+ROUNDS=${ROUNDS:-9}
 N_ROWS=${N_ROWS:-1000000}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then N_FAST=3000 ROUNDS=1 N_ROWS=200000; fi
 
