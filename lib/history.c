@@ -387,19 +387,17 @@ insert(struct risk_db *db, char *err)
 
 /*
  * Count the rows after history_mark.counted into history_total, and
- * move counted to the newest.  In a write transaction.  A counted past
- * the newest row (a hand-edited file) counts nothing and comes back to
- * it.
+ * move counted to newest, the row this transaction appended last (the
+ * write lock is held: no row is newer).  A counted past it (a
+ * hand-edited file) counts nothing and comes back to it.
  */
 static int
-fold(struct risk_db *db, char *err)
+fold(struct risk_db *db, int64_t newest, char *err)
 {
 	sqlite3_stmt *st;
-	int64_t newest;
 	int rc, r;
 
-	if ((r = mark(db, err)) != RISK_OK ||
-	    (r = risk__sq_history_last(db, &newest, err)) != RISK_OK)
+	if ((r = mark(db, err)) != RISK_OK)
 		return r;
 	if (db->counted == newest)
 		return RISK_OK;
@@ -439,7 +437,8 @@ risk__history_flush(struct risk_db *db, char *err)
 	 * folds early, which costs nothing more */
 	if (db->counted == INT64_MIN && (r = mark(db, err)) != RISK_OK)
 		return r;
-	return last - db->counted >= FOLD_EVERY ? fold(db, err) : RISK_OK;
+	return last - db->counted >= FOLD_EVERY ? fold(db, last, err) :
+	    RISK_OK;
 }
 
 int
